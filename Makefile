@@ -1,0 +1,50 @@
+# Transcoder — build, test, and the tools they need.
+#
+#   make test   installs ffmpeg when it is missing, then vets and runs every test
+#   make demo   builds transcoder and runs it on a generated clip in ./demo
+#   make build  builds bin/transcoder
+
+GO       ?= go
+BIN      := bin/transcoder
+GOFLAGS_TEST ?= -race -count=1
+FUZZTIME ?= 15s
+
+# Run apt-get directly as root, through sudo otherwise.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all build test vet fuzz deps ffmpeg demo clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/transcoder
+
+## deps: everything the tests need from outside Go.
+deps: ffmpeg
+
+ffmpeg:
+	@if command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1; then \
+		echo "ffmpeg: $$(command -v ffmpeg)"; \
+	else \
+		echo "ffmpeg not found: installing it with apt-get"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends ffmpeg; \
+	fi
+
+vet:
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: deps vet
+	$(GO) test $(GOFLAGS_TEST) ./...
+	$(MAKE) --no-print-directory fuzz
+
+## fuzz: a short run of every fuzz target (they also run their seed corpus in 'go test').
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./presets
+
+demo: build
+	$(BIN) presets list
+
+clean:
+	rm -rf bin demo
