@@ -120,9 +120,19 @@ func syntaxError(file string, err error) *FieldError {
 		e.Line, _ = strconv.Atoi(m[1])
 		e.Column = 1
 		e.Msg = "invalid YAML: " + strings.TrimSpace(strings.TrimPrefix(msg, m[0]+":"))
+		// yaml.v3 reports parser (not scanner) errors with a zero-based
+		// line; they are the "did not find expected <token>" family.
+		for _, p := range parserProblems {
+			if strings.HasPrefix(e.Msg, "invalid YAML: did not find expected "+p) {
+				e.Line++
+				break
+			}
+		}
 	}
 	return e
 }
+
+var parserProblems = []string{"<", "node content", "key", "'-'", "','"}
 
 func resolve(n *yaml.Node) *yaml.Node {
 	for n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
@@ -148,13 +158,28 @@ func kindName(n *yaml.Node) string {
 // into, so that unknown keys, duplicates and lists-where-values-belong are
 // reported with their positions (yaml.v3 alone reports only the first, or
 // silently ignores them).
-type shapeChecker struct{ errs Errors }
+type shapeChecker struct {
+	errs Errors
+	// aliased holds the anchored nodes already checked through an alias,
+	// so that a self-referencing anchor or a "billion laughs" file cannot
+	// send the check round forever.
+	aliased map[*yaml.Node]bool
+}
 
 func (s *shapeChecker) add(n *yaml.Node, path Path, format string, args ...any) {
 	s.errs = append(s.errs, &FieldError{Line: n.Line, Column: n.Column, Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (s *shapeChecker) check(n *yaml.Node, t reflect.Type, path Path) {
+	if n != nil && n.Kind == yaml.AliasNode {
+		if s.aliased[n.Alias] {
+			return
+		}
+		if s.aliased == nil {
+			s.aliased = map[*yaml.Node]bool{}
+		}
+		s.aliased[n.Alias] = true
+	}
 	n = resolve(n)
 	if n == nil || isNull(n) {
 		return
