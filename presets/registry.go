@@ -96,8 +96,21 @@ func NewRegistry() *Registry {
 // *.yaml and *.yml files are read in name order (not recursively). Every
 // error of every file is reported together; on error nothing is added.
 func (r *Registry) Load(paths ...string) error {
-	var files []string
-	var errs []error
+	files, errs := expandPaths(paths)
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return r.loadFiles(files)
+}
+
+// Files lists the preset files that Load would read for these paths:
+// files as given, and the *.yaml and *.yml files of directories.
+func Files(paths ...string) ([]string, error) {
+	files, errs := expandPaths(paths)
+	return files, errors.Join(errs...)
+}
+
+func expandPaths(paths []string) (files []string, errs []error) {
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {
@@ -119,6 +132,11 @@ func (r *Registry) Load(paths ...string) error {
 			}
 		}
 	}
+	return files, errs
+}
+
+func (r *Registry) loadFiles(files []string) error {
+	var errs []error
 	type loaded struct {
 		file string
 		ps   []*Preset
@@ -244,8 +262,8 @@ func (r *Registry) checkLadders() error {
 	return errors.Join(errs...)
 }
 
-// Lookup finds a preset by ID, alias or name, ignoring case, and returns a
-// copy. An unknown or ambiguous reference gives a *LookupError that lists
+// Lookup finds a preset by ID, alias or name (for system presets also the
+// name without "System preset: "), ignoring case, and returns a copy. An unknown or ambiguous reference gives a *LookupError that lists
 // the closest or the matching presets.
 func (r *Registry) Lookup(ref string) (*Preset, error) {
 	r.mu.RLock()
@@ -267,7 +285,11 @@ func (r *Registry) lookup(ref string) (*Preset, error) {
 		matches = append(matches, p)
 	}
 	for _, p := range r.presets {
-		if strings.EqualFold(p.Name, key) && !slices.Contains(matches, p) {
+		// IDs ignore case too; names match in full or, for system presets,
+		// without ET's "System preset: " prefix (as the list shows them).
+		if (strings.EqualFold(p.ID, key) || strings.EqualFold(p.Name, key) ||
+			(p.Type == TypeSystem && strings.EqualFold(strings.TrimPrefix(p.Name, "System preset: "), key))) &&
+			!slices.Contains(matches, p) {
 			matches = append(matches, p)
 		}
 	}

@@ -33,7 +33,9 @@ func TestLookup(t *testing.T) {
 		{ref: " hls-2m ", wantID: "1351620000001-200010"},
 		{ref: "hls-1080p-ladder", wantID: "1762992000000-cmlad1"},
 		{ref: "generic-702p", wantErr: ErrNotFound, errText: `unknown preset "generic-702p"; closest: 1351620000001-000010 (generic-720p`},
-		{ref: "Generic 720p", wantErr: ErrNotFound, errText: `closest: 1351620000001-000010 (generic-720p, "System preset: Generic 720p")`},
+		{ref: "Generic 720p", wantID: "1351620000001-000010"},
+		{ref: "1762992000000-CM1080", wantID: "1762992000000-cm1080"},
+		{ref: "Generik 720p", wantErr: ErrNotFound, errText: `closest: 1351620000001-000010 (generic-720p, "System preset: Generic 720p")`},
 		{ref: "zzzzzzzzzzzzzzzz", wantErr: ErrNotFound, errText: "see 'transcoder presets list'"},
 	}
 	for _, tt := range tests {

@@ -39,7 +39,7 @@ func (p *Preset) Validate() Errors { return validate(p, false) }
 type exemption int
 
 const (
-	exemptNameLength   exemption = iota // "System preset: Full HD 1080i60 - XDCAM422" is 41 characters
+	exemptNameLength   exemption = iota // e.g. "System preset: Full HD 1080i60 - XDCAM422" (41), the WAV 16-bit preset (54)
 	exemptLegacyMixing                  // Generic 1080p has AspectRatio beside MaxWidth/MaxHeight
 )
 
@@ -57,6 +57,8 @@ func validate(p *Preset, system bool) Errors {
 	return v.errs
 }
 
+// exempt reports whether a rule is waived. Both exemptions apply to every
+// system preset; TestSystemExemptions pins exactly which presets need them.
 func (v *validator) exempt(exemption) bool { return v.system }
 
 func (v *validator) add(path Path, format string, args ...any) {
@@ -141,7 +143,7 @@ func (v *validator) evenRange(path Path, val string, lo, hi int, autoOK bool) (i
 func (v *validator) preset(p *Preset) {
 	// Identity.
 	if p.ID != "" && !idPattern.MatchString(p.ID) {
-		v.add(Path{"id"}, "%q is not valid; allowed: 13 digits, a dash and 6 letters or digits, like 1351620000001-000010", p.ID)
+		v.add(Path{"id"}, "%q is not valid; allowed: 13 digits, a dash and 6 letters, digits or '_', like 1351620000001-000010", p.ID)
 	}
 	switch n := utf8.RuneCountInString(p.Name); {
 	case n == 0:
@@ -238,7 +240,9 @@ func (v *validator) video(vid *Video, container string, codecs []string) {
 	if codecOK && codecs != nil && !slices.Contains(codecs, vid.Codec) {
 		v.add(path.with("codec"), "%q cannot go in container %q; allowed: %s", vid.Codec, container, strings.Join(codecs, ", "))
 	}
-	still := vid.Codec == "gif" || vid.Codec == "webp" // animated images: no GOP, no rate control
+	// Animated images have no keyframes; ET's own Gif preset still carries
+	// a BitRate, so that is allowed (and ignored by the encoder).
+	still := vid.Codec == "gif" || vid.Codec == "webp"
 
 	if vid.KeyframesMaxDist != "" && still {
 		v.add(path.with("keyframes_max_dist"), "does not apply to %s; remove it", vid.Codec)
@@ -247,11 +251,15 @@ func (v *validator) video(vid *Video, container string, codecs []string) {
 	}
 	v.enum(path.with("fixed_gop"), vid.FixedGOP, booleans)
 	if container == "fmp4" && vid.FixedGOP != "true" {
-		v.add(path.with("fixed_gop"), "must be true for container fmp4, so that every fragment starts with a keyframe (got %q)", vid.FixedGOP)
+		if vid.FixedGOP == "" {
+			v.add(path.with("fixed_gop"), "must be set to true for container fmp4, so that every fragment starts with a keyframe")
+		} else {
+			v.add(path.with("fixed_gop"), "must be true for container fmp4, so that every fragment starts with a keyframe (got %q)", vid.FixedGOP)
+		}
 	}
 	bitRate := 0
 	if vid.BitRate != "" && vid.BitRate != "auto" {
-		if !videoBitRate.MatchString(vid.BitRate) {
+		if n, _ := strconv.Atoi(vid.BitRate); !videoBitRate.MatchString(vid.BitRate) || n < 10 {
 			v.add(path.with("bit_rate"), "%q is not allowed; allowed: auto or 10 to 99999 (kbit/s, 2 to 5 digits)", vid.BitRate)
 		} else {
 			bitRate, _ = strconv.Atoi(vid.BitRate)

@@ -1,8 +1,8 @@
 package presets
 
 import (
-	"fmt"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -51,6 +51,7 @@ func TestValidateRules(t *testing.T) {
 		{"fixed gop value", "name: t\ncontainer: mp4\nvideo: {codec: H.264, fixed_gop: yes}\n", 3, `video.fixed_gop: "yes" is not allowed; allowed: true, false`},
 		{"fixed gop fmp4", "name: t\ncontainer: fmp4\nvideo: {codec: H.264, fixed_gop: false}\n", 3, "video.fixed_gop: must be true for container fmp4"},
 		{"video bit rate", "name: t\ncontainer: mp4\nvideo: {codec: H.264, bit_rate: 5}\n", 3, `video.bit_rate: "5" is not allowed; allowed: auto or 10 to 99999`},
+		{"video bit rate zeros", "name: t\ncontainer: mp4\nvideo: {codec: H.264, bit_rate: \"09\"}\n", 3, `video.bit_rate: "09" is not allowed`},
 		{"frame rate", "name: t\ncontainer: mp4\nvideo: {codec: H.264, frame_rate: 31}\n", 3, `video.frame_rate: "31" is not allowed; allowed: auto, 10, 15, 23.97`},
 		{"max frame rate value", "name: t\ncontainer: mp4\nvideo: {codec: H.264, max_frame_rate: auto}\n", 3, `video.max_frame_rate: "auto" is not allowed; allowed: 10,`},
 		{"max frame rate needs auto", "name: t\ncontainer: mp4\nvideo: {codec: H.264, frame_rate: 30, max_frame_rate: 60}\n", 3, "video.max_frame_rate: applies only when frame_rate is auto"},

@@ -117,17 +117,19 @@ func newPresetsValidateCmd(g *globalOptions) *cobra.Command {
 		Short: "Check preset files and report every error",
 		Long: `Check preset files: YAML syntax, field names, every Elastic Transcoder rule
 and the rules of our extensions, and clashes with the built-in presets.
-Every error is printed as FILE:LINE:COLUMN: FIELD: PROBLEM; the exit status is
-1 when any file is invalid.`,
+Every error in a file is printed as FILE:LINE:COLUMN: FIELD: PROBLEM, and a
+clash with another preset as FILE: preset "NAME": PROBLEM. The exit status is
+1 when any file is invalid. Each file is checked against the built-in presets
+and the --presets files other than itself.`,
 		Example: `  transcoder presets validate my-presets.yaml`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			base, err := g.registry()
-			if err != nil {
-				return err
-			}
 			bad := 0
 			for _, file := range args {
+				base, err := g.registryWithout(file)
+				if err != nil {
+					return err
+				}
 				n, err := validateFile(base, file)
 				if err != nil {
 					bad++

@@ -30,7 +30,7 @@ in YAML; see 'transcoder presets --help'.`,
 	}
 	root.PersistentFlags().StringArrayVar(&g.presetPaths, "presets", splitList(os.Getenv("TRANSCODER_PRESETS")),
 		"a YAML file or directory of user presets (repeatable; env TRANSCODER_PRESETS, a "+string(filepath.ListSeparator)+"-separated list)")
-	root.AddCommand(newVersionCmd(), newPresetsCmd(g))
+	root.AddCommand(newVersionCmd(), newPresetsCmd(g), newTranscodeCmd(g))
 	return root
 }
 
@@ -39,6 +39,29 @@ func (g *globalOptions) registry() (*presets.Registry, error) {
 	r := presets.NewRegistry()
 	if len(g.presetPaths) > 0 {
 		if err := r.Load(g.presetPaths...); err != nil {
+			return nil, fmt.Errorf("user presets:\n%w", err)
+		}
+	}
+	return r, nil
+}
+
+// registryWithout is registry() leaving out one file, so that a file can
+// be validated on its own even when --presets also names it.
+func (g *globalOptions) registryWithout(file string) (*presets.Registry, error) {
+	files, err := presets.Files(g.presetPaths...)
+	if err != nil {
+		return nil, fmt.Errorf("user presets:\n%w", err)
+	}
+	skip, _ := filepath.Abs(file)
+	var keep []string
+	for _, f := range files {
+		if abs, _ := filepath.Abs(f); abs != skip {
+			keep = append(keep, f)
+		}
+	}
+	r := presets.NewRegistry()
+	if len(keep) > 0 {
+		if err := r.Load(keep...); err != nil {
 			return nil, fmt.Errorf("user presets:\n%w", err)
 		}
 	}

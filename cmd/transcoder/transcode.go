@@ -1,0 +1,356 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/transcoder/transcoder/internal/ffmpeg"
+	"github.com/transcoder/transcoder/jobs"
+	"github.com/transcoder/transcoder/presets"
+)
+
+type transcodeOptions struct {
+	presets          []string
+	outputDir        string
+	keyTemplate      string
+	thumbnails       bool
+	thumbnailPattern string
+	segmentDuration  string
+	start, duration  string
+	rotate           string
+	overwrite        bool
+	dryRun           bool
+	json             bool
+	isolate          bool
+	ffmpegPath       string
+	ffprobePath      string
+	stallTimeout     time.Duration
+}
+
+func newTranscodeCmd(g *globalOptions) *cobra.Command {
+	o := &transcodeOptions{}
+	cmd := &cobra.Command{
+		Use:   "transcode INPUT -p PRESET [-p PRESET...] -o DIR",
+		Short: "Transcode one file with one or more presets",
+		Long: `Transcode one file into one output per preset, with one ffmpeg process that
+decodes the input once (or one process per output with --isolate).
+
+Outputs are written to a hidden staging directory inside DIR and moved into
+place only when ffmpeg has finished, so an interrupted run (Ctrl-C) leaves
+nothing behind. An output that already exists is refused (Elastic
+Transcoder's error 3002) unless --overwrite is given.
+
+Output keys are Go templates over .Base (input name without extension), .Dir,
+.InputExt, .Ext (the output's extension), .Alias, .PresetID and .Index.
+Segmented outputs (--segment-duration with a ts or fmp4 preset) write
+KEY.m3u8 and KEY00000.ts, as Elastic Transcoder did.`,
+		Example: `  transcoder transcode movie.mov -p generic-720p -o out/
+  transcoder transcode movie.mov -p 1351620000001-000010 -p audio-mp3-128k -o out/ --thumbnails
+  transcoder transcode movie.mov -p hls-2m --segment-duration 6 -o out/ --key '{{.Base}}/hls-2m'
+  transcoder transcode movie.mov -p generic-480p-16-9 --start 10 --duration 30 -o out/ --json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runTranscode(cmd, g, o, args[0])
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.presets, "preset", "p", nil, "preset ID, alias or name (repeatable; a ladder preset adds one output per rung)")
+	f.StringVarP(&o.outputDir, "output", "o", "", "directory to write outputs into (required)")
+	f.StringVar(&o.keyTemplate, "key", jobs.DefaultKeyTemplate, "output key template")
+	f.BoolVar(&o.thumbnails, "thumbnails", false, "also write the presets' thumbnails, named "+jobs.DefaultThumbnailTemplate)
+	f.StringVar(&o.thumbnailPattern, "thumbnail-pattern", "", "thumbnail key template with {count} (and optionally {resolution}); implies --thumbnails")
+	f.StringVar(&o.segmentDuration, "segment-duration", "", "cut ts/fmp4 outputs into an HLS playlist and segments of this many seconds (1-60)")
+	f.StringVar(&o.start, "start", "", "clip start: seconds (12.5) or HH:MM:SS.sss")
+	f.StringVar(&o.duration, "duration", "", "clip duration: seconds or HH:MM:SS.sss")
+	f.StringVar(&o.rotate, "rotate", "auto", "auto (follow the input's rotation metadata), 0, 90, 180 or 270 degrees clockwise")
+	f.BoolVar(&o.overwrite, "overwrite", false, "replace outputs that already exist")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the ffmpeg command and exit")
+	f.BoolVar(&o.json, "json", false, "print the finished job as Elastic Transcoder's Job JSON")
+	f.BoolVar(&o.isolate, "isolate", false, "run one ffmpeg process per output instead of one for all")
+	f.StringVar(&o.ffmpegPath, "ffmpeg", os.Getenv("TRANSCODER_FFMPEG"), "path of ffmpeg (default: from PATH; env TRANSCODER_FFMPEG)")
+	f.StringVar(&o.ffprobePath, "ffprobe", os.Getenv("TRANSCODER_FFPROBE"), "path of ffprobe (default: from PATH; env TRANSCODER_FFPROBE)")
+	f.DurationVar(&o.stallTimeout, "stall-timeout", 2*time.Minute, "stop ffmpeg when it makes no progress for this long")
+	_ = cmd.MarkFlagRequired("preset")
+	_ = cmd.MarkFlagRequired("output")
+	_ = cmd.RegisterFlagCompletionFunc("preset", completePresets(g))
+	_ = cmd.RegisterFlagCompletionFunc("rotate", cobra.FixedCompletions([]string{"auto", "0", "90", "180", "270"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func runTranscode(cmd *cobra.Command, g *globalOptions, o *transcodeOptions, input string) error {
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	reg, err := g.registry()
+	if err != nil {
+		return err
+	}
+	clip, err := parseClip(o.start, o.duration)
+	if err != nil {
+		return err
+	}
+	tools, err := ffmpeg.Locate(o.ffmpegPath, o.ffprobePath)
+	if err != nil {
+		return err
+	}
+	caps, err := tools.Capabilities(ctx)
+	if err != nil {
+		return err
+	}
+	outputs, err := outputRequests(reg, o, input)
+	if err != nil {
+		return err
+	}
+
+	stderr := cmd.ErrOrStderr()
+	progress := newProgressView(stderr, o.json)
+	req := jobs.LocalRequest{
+		Input: input, OutputDir: o.outputDir, Outputs: outputs, Clip: clip, Overwrite: o.overwrite,
+		Isolate: o.isolate, Caps: jobs.Capabilities{Encoders: caps},
+		Exec: jobs.ExecOptions{StallTimeout: o.stallTimeout, OnProgress: progress.update},
+	}
+	if o.dryRun {
+		req.OnPlan = func(p *jobs.Plan) bool {
+			for _, c := range p.Commands {
+				fmt.Fprintln(cmd.OutOrStdout(), shellQuote(append([]string{tools.FFmpeg}, append(ffmpeg.GlobalArgs(), c.Args...)...)))
+			}
+			return false
+		}
+	}
+	job, err := jobs.TranscodeLocal(ctx, tools, req)
+	progress.finish(err == nil)
+	if o.dryRun && err == nil {
+		return nil
+	}
+	if job != nil {
+		for _, out := range job.Outputs {
+			for _, w := range out.Warnings {
+				fmt.Fprintf(stderr, "warning: %s: %s\n", out.Key, w)
+			}
+		}
+	}
+	if errors.Is(err, context.Canceled) {
+		return &exitError{code: 130, msg: "canceled: ffmpeg stopped, partial outputs removed"}
+	}
+	if o.json && job != nil {
+		if werr := writeJSON(cmd.OutOrStdout(), job); werr != nil {
+			return werr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if !o.json {
+		return printOutputs(cmd.OutOrStdout(), o.outputDir, job)
+	}
+	return nil
+}
+
+// outputRequests expands ladders and names every output.
+func outputRequests(reg *presets.Registry, o *transcodeOptions, input string) ([]jobs.OutputRequest, error) {
+	var out []jobs.OutputRequest
+	for _, ref := range o.presets {
+		p, err := reg.Lookup(ref)
+		if err != nil {
+			return nil, err
+		}
+		rungs, err := reg.Rungs(p)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rungs {
+			segmented := o.segmentDuration != "" && (r.Container == "ts" || r.Container == "fmp4")
+			d := jobs.NewKeyData(filepath.ToSlash(input), r, segmented)
+			d.Index = len(out) + 1
+			key, err := jobs.ExpandKey(o.keyTemplate, d)
+			if err != nil {
+				return nil, err
+			}
+			req := jobs.OutputRequest{Key: key, Preset: r, Rotate: o.rotate}
+			if segmented {
+				req.SegmentDuration = o.segmentDuration
+			}
+			if (o.thumbnails || o.thumbnailPattern != "") && r.Thumbnails != nil {
+				tmpl := o.thumbnailPattern
+				if tmpl == "" {
+					tmpl = jobs.DefaultThumbnailTemplate
+				}
+				if req.ThumbnailPattern, err = jobs.ExpandKey(tmpl, d); err != nil {
+					return nil, err
+				}
+			}
+			out = append(out, req)
+		}
+	}
+	return out, nil
+}
+
+// parseClip reads Elastic Transcoder's TimeSpan forms: seconds with up to
+// three decimals, or HH:mm:ss.SSS.
+func parseClip(start, duration string) (*jobs.Clip, error) {
+	if start == "" && duration == "" {
+		return nil, nil
+	}
+	var c jobs.Clip
+	var err error
+	if c.Start, err = parseTimecode("--start", start); err != nil {
+		return nil, err
+	}
+	if c.Duration, err = parseTimecode("--duration", duration); err != nil {
+		return nil, err
+	}
+	if duration != "" && c.Duration <= 0 {
+		return nil, fmt.Errorf("--duration %q: must be more than 0", duration)
+	}
+	return &c, nil
+}
+
+func parseTimecode(flag, s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	bad := fmt.Errorf("%s %q: allowed: seconds like 12.5 (at most 86399.999) or HH:MM:SS.sss", flag, s)
+	var secs float64
+	if parts := strings.Split(s, ":"); len(parts) == 3 {
+		h, err1 := strconv.Atoi(parts[0])
+		m, err2 := strconv.Atoi(parts[1])
+		sec, err3 := strconv.ParseFloat(parts[2], 64)
+		if err1 != nil || err2 != nil || err3 != nil || h < 0 || h > 23 || m < 0 || m > 59 || sec < 0 || sec >= 60 {
+			return 0, bad
+		}
+		secs = float64(h*3600+m*60) + sec
+	} else {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || f < 0 || f > 86399.999 || strings.ContainsAny(s, "eE") {
+			return 0, bad
+		}
+		secs = f
+	}
+	return time.Duration(secs * float64(time.Second)).Round(time.Millisecond), nil
+}
+
+func printOutputs(w io.Writer, dir string, job *jobs.Job) error {
+	var rows [][]string
+	for _, o := range job.Outputs {
+		size := "-"
+		if o.Width > 0 {
+			size = fmt.Sprintf("%dx%d", o.Width, o.Height)
+		}
+		rate := "-"
+		if o.DurationMillis > 0 && o.FileSize > 0 {
+			rate = fmt.Sprintf("%d kbit/s", o.FileSize*8/o.DurationMillis)
+		}
+		key := o.Key
+		if o.SegmentDuration != "" {
+			key += ".m3u8"
+		}
+		rows = append(rows, []string{filepath.Join(dir, key), size, fmt.Sprintf("%.3fs", float64(o.DurationMillis)/1000), humanBytes(o.FileSize), rate})
+	}
+	return writeTable(w, []string{"OUTPUT", "SIZE", "DURATION", "FILE SIZE", "BITRATE"}, rows)
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// shellQuote renders argv so that it can be pasted into a POSIX shell.
+func shellQuote(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:+,@%") == "" {
+			out[i] = a
+		} else {
+			out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// progressView draws a progress bar on a terminal, plain lines elsewhere,
+// and nothing when the output is JSON for a program.
+type progressView struct {
+	w        io.Writer
+	bar      *progressbar.ProgressBar
+	quiet    bool
+	lastLine time.Time
+}
+
+func newProgressView(w io.Writer, quiet bool) *progressView {
+	v := &progressView{w: w, quiet: quiet}
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) && !quiet {
+		v.bar = progressbar.NewOptions(1000,
+			progressbar.OptionSetWriter(w),
+			progressbar.OptionSetDescription("transcoding"),
+			progressbar.OptionSetWidth(30),
+			progressbar.OptionShowElapsedTimeOnFinish(),
+			progressbar.OptionSetPredictTime(false),
+			progressbar.OptionClearOnFinish(),
+		)
+	}
+	return v
+}
+
+func (v *progressView) update(p ffmpeg.Progress) {
+	if v.quiet {
+		return
+	}
+	eta := "?"
+	if p.ETA > 0 {
+		eta = p.ETA.Round(time.Second).String()
+	}
+	if v.bar != nil {
+		v.bar.Describe(fmt.Sprintf("transcoding %5.1fx  ETA %s", p.Speed, eta))
+		_ = v.bar.Set(int(p.Percent * 10))
+		return
+	}
+	if time.Since(v.lastLine) < 2*time.Second && !p.Done {
+		return
+	}
+	v.lastLine = time.Now()
+	fmt.Fprintf(v.w, "progress: %5.1f%%  speed %.2fx  ETA %s\n", p.Percent, p.Speed, eta)
+}
+
+func (v *progressView) finish(ok bool) {
+	if v.bar != nil {
+		if ok {
+			_ = v.bar.Finish()
+		} else {
+			_ = v.bar.Exit()
+		}
+		fmt.Fprintln(v.w)
+	}
+}
+
+func completePresets(g *globalOptions) cobra.CompletionFunc {
+	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		r, err := g.registry()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		var out []string
+		for _, p := range r.List("") {
+			out = append(out, p.Alias()+"\t"+p.Name)
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}

@@ -1,0 +1,109 @@
+package jobs
+
+import (
+	"crypto/rand"
+	"fmt"
+	"time"
+)
+
+// Job and output states, as Elastic Transcoder names them.
+const (
+	StatusSubmitted   = "Submitted"
+	StatusProgressing = "Progressing"
+	StatusComplete    = "Complete"
+	StatusCanceled    = "Canceled"
+	StatusError       = "Error"
+)
+
+// Job is one input turned into outputs, in Elastic Transcoder's JSON shape
+// (API 2012-09-25): string values where ET used strings, numbers where it
+// used numbers.
+type Job struct {
+	ID              string            `json:"Id"`
+	Arn             string            `json:"Arn,omitempty"`
+	PipelineID      string            `json:"PipelineId,omitempty"`
+	Input           *JobInput         `json:"Input,omitempty"`
+	Output          *JobOutput        `json:"Output,omitempty"`
+	Outputs         []*JobOutput      `json:"Outputs"`
+	OutputKeyPrefix string            `json:"OutputKeyPrefix,omitempty"`
+	Playlists       []any             `json:"Playlists,omitempty"`
+	Status          string            `json:"Status"`
+	UserMetadata    map[string]string `json:"UserMetadata,omitempty"`
+	Timing          *Timing           `json:"Timing,omitempty"`
+}
+
+// JobInput names the input and, after probing, what was found in it.
+type JobInput struct {
+	Key                string              `json:"Key"`
+	FrameRate          string              `json:"FrameRate,omitempty"`
+	Resolution         string              `json:"Resolution,omitempty"`
+	AspectRatio        string              `json:"AspectRatio,omitempty"`
+	Interlaced         string              `json:"Interlaced,omitempty"`
+	Container          string              `json:"Container,omitempty"`
+	TimeSpan           *TimeSpan           `json:"TimeSpan,omitempty"`
+	DetectedProperties *DetectedProperties `json:"DetectedProperties,omitempty"`
+}
+
+// TimeSpan is a clip of the input: seconds as "sssss.SSS" strings.
+type TimeSpan struct {
+	StartTime string `json:"StartTime,omitempty"`
+	Duration  string `json:"Duration,omitempty"`
+}
+
+// DetectedProperties are what probing the input found.
+type DetectedProperties struct {
+	Width          int64  `json:"Width,omitempty"`
+	Height         int64  `json:"Height,omitempty"`
+	FrameRate      string `json:"FrameRate,omitempty"`
+	FileSize       int64  `json:"FileSize,omitempty"`
+	DurationMillis int64  `json:"DurationMillis,omitempty"`
+}
+
+// JobOutput is one rendition and what became of it.
+type JobOutput struct {
+	ID               string `json:"Id"`
+	Key              string `json:"Key"`
+	ThumbnailPattern string `json:"ThumbnailPattern,omitempty"`
+	Rotate           string `json:"Rotate,omitempty"`
+	PresetID         string `json:"PresetId"`
+	SegmentDuration  string `json:"SegmentDuration,omitempty"`
+	Status           string `json:"Status"`
+	StatusDetail     string `json:"StatusDetail,omitempty"`
+	Duration         int64  `json:"Duration,omitempty"`
+	Width            int64  `json:"Width,omitempty"`
+	Height           int64  `json:"Height,omitempty"`
+	FrameRate        string `json:"FrameRate,omitempty"`
+	FileSize         int64  `json:"FileSize,omitempty"`
+	DurationMillis   int64  `json:"DurationMillis,omitempty"`
+	// Warnings are ours: things the output could not do as the preset
+	// asked (e.g. HE-AAC without libfdk_aac). Elastic Transcoder had no
+	// such field; SDKs ignore it.
+	Warnings []string `json:"Warnings,omitempty"`
+}
+
+// Timing holds a job's times in epoch milliseconds.
+type Timing struct {
+	SubmitTimeMillis int64 `json:"SubmitTimeMillis,omitempty"`
+	StartTimeMillis  int64 `json:"StartTimeMillis,omitempty"`
+	FinishTimeMillis int64 `json:"FinishTimeMillis,omitempty"`
+}
+
+// NewID returns an Elastic Transcoder-shaped ID, ^\d{13}-\w{6}$: the
+// epoch millisecond, so IDs sort by time, and six random characters.
+func NewID(now time.Time) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return fmt.Sprintf("%013d-%s", now.UnixMilli(), b[:])
+}
+
+// Millis converts a time to epoch milliseconds, 0 for the zero time.
+func Millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}

@@ -1,0 +1,201 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/transcoder/transcoder/internal/ffmpeg"
+)
+
+// Prober reads an input's properties; ffmpeg.Tools satisfies it.
+type Prober interface {
+	Probe(ctx context.Context, input string) (*ffmpeg.ProbeResult, error)
+}
+
+// Tools is what a local transcode needs from ffmpeg.
+type Tools interface {
+	Runner
+	Prober
+}
+
+// LocalRequest is a transcode from a local file into a local directory:
+// the terminal's one-off job.
+type LocalRequest struct {
+	Input     string // path of the input file
+	OutputDir string
+	Outputs   []OutputRequest
+	Clip      *Clip
+	Overwrite bool
+	Isolate   bool
+	Caps      Capabilities
+	Exec      ExecOptions
+	// OnPlan, when set, sees the plan before anything runs; returning
+	// false stops there (a dry run).
+	OnPlan func(*Plan) bool
+}
+
+// TranscodeLocal probes the input, plans, runs ffmpeg into a staging
+// directory beside the outputs, and moves finished files into place, so
+// that an interrupted or failed job leaves nothing behind that looks
+// complete. It returns the job in Elastic Transcoder's shape; on error the
+// job (when not nil) says which output failed and why.
+func TranscodeLocal(ctx context.Context, tools Tools, req LocalRequest) (*Job, error) {
+	now := time.Now()
+	job := &Job{ID: NewID(now), Status: StatusSubmitted, Timing: &Timing{SubmitTimeMillis: Millis(now)}}
+	job.Input = &JobInput{Key: req.Input}
+	for i, o := range req.Outputs {
+		job.Outputs = append(job.Outputs, &JobOutput{
+			ID: strconv.Itoa(i + 1), Key: o.Key, PresetID: o.Preset.ID, ThumbnailPattern: o.ThumbnailPattern,
+			Rotate: o.Rotate, SegmentDuration: o.SegmentDuration, Status: StatusSubmitted,
+		})
+	}
+	if req.Clip != nil {
+		job.Input.TimeSpan = &TimeSpan{StartTime: seconds(req.Clip.Start)}
+		if req.Clip.Duration > 0 {
+			job.Input.TimeSpan.Duration = seconds(req.Clip.Duration)
+		}
+	}
+	fail := func(err error) (*Job, error) {
+		job.Status = StatusError
+		if errors.Is(err, context.Canceled) {
+			job.Status = StatusCanceled
+		}
+		for _, o := range job.Outputs {
+			if o.Status != StatusComplete {
+				o.Status = job.Status
+				o.StatusDetail = truncate(StatusDetail(err), 255)
+			}
+		}
+		job.Timing.FinishTimeMillis = Millis(time.Now())
+		return job, err
+	}
+
+	if _, err := os.Stat(req.Input); err != nil {
+		return fail(fmt.Errorf("input %s: %w", req.Input, err))
+	}
+	probe, err := tools.Probe(ctx, req.Input)
+	if err != nil {
+		return fail(err)
+	}
+	job.Input.DetectedProperties = Detected(probe)
+
+	if err := os.MkdirAll(req.OutputDir, 0o755); err != nil {
+		return fail(fmt.Errorf("output directory: %w", err))
+	}
+	staging, err := os.MkdirTemp(req.OutputDir, ".transcoder-"+job.ID+"-")
+	if err != nil {
+		return fail(fmt.Errorf("output directory: %w", err))
+	}
+	defer os.RemoveAll(staging)
+
+	plan, err := BuildPlan(PlanRequest{
+		Input: req.Input, Probe: probe, Clip: req.Clip, Outputs: req.Outputs, Dir: staging,
+		Isolate: req.Isolate, Caps: req.Caps,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	for i := range plan.Outputs {
+		job.Outputs[i].Warnings = plan.Outputs[i].Warnings
+	}
+	if req.OnPlan != nil && !req.OnPlan(plan) {
+		return job, nil
+	}
+	if !req.Overwrite {
+		for i := range plan.Outputs {
+			if err := plan.Outputs[i].CheckNotExists(req.OutputDir); err != nil {
+				return fail(err)
+			}
+		}
+	}
+
+	job.Status = StatusProgressing
+	job.Timing.StartTimeMillis = Millis(time.Now())
+	for _, o := range job.Outputs {
+		o.Status = StatusProgressing
+	}
+	if err := Execute(ctx, tools, plan, req.Exec); err != nil {
+		return fail(err)
+	}
+	// Everything encoded: publish each output, media before playlists.
+	for i := range plan.Outputs {
+		po := &plan.Outputs[i]
+		media, thumbs, err := po.Collect(staging)
+		if err != nil {
+			return fail(err)
+		}
+		if err := PublishLocal(staging, req.OutputDir, append(thumbs, media...)); err != nil {
+			return fail(err)
+		}
+		out := job.Outputs[i]
+		if err := describeOutput(ctx, tools, filepath.Join(req.OutputDir, filepath.FromSlash(po.Main)), out); err != nil {
+			return fail(fmt.Errorf("output %s was written but cannot be read back: %w", po.Main, err))
+		}
+		out.Status = StatusComplete
+	}
+	job.Status = StatusComplete
+	job.Timing.FinishTimeMillis = Millis(time.Now())
+	return job, nil
+}
+
+// describeOutput fills an output's measured properties from ffprobe.
+func describeOutput(ctx context.Context, p Prober, file string, out *JobOutput) error {
+	pr, err := p.Probe(ctx, file)
+	if err != nil {
+		return err
+	}
+	out.DurationMillis = pr.Duration.Milliseconds()
+	out.Duration = int64(pr.Duration.Round(time.Second) / time.Second)
+	out.FileSize = pr.Size
+	if v := pr.Video(); v != nil {
+		w, h := v.DisplaySize()
+		out.Width, out.Height = int64(w), int64(h)
+		if v.FrameRate > 0 {
+			out.FrameRate = strconv.FormatFloat(v.FrameRate, 'f', -1, 64)
+		}
+	}
+	return nil
+}
+
+// Detected converts a probe into Elastic Transcoder's DetectedProperties.
+func Detected(p *ffmpeg.ProbeResult) *DetectedProperties {
+	d := &DetectedProperties{FileSize: p.Size, DurationMillis: p.Duration.Milliseconds()}
+	if v := p.Video(); v != nil {
+		w, h := v.DisplaySize()
+		d.Width, d.Height = int64(w), int64(h)
+		if v.FrameRate > 0 {
+			d.FrameRate = strconv.FormatFloat(v.FrameRate, 'f', 3, 64)
+		}
+	}
+	return d
+}
+
+// StatusDetail renders an error as Elastic Transcoder's StatusDetail:
+// "CODE MESSAGE", with its numeric codes (3002 output exists, 3001 input
+// missing, 4000 bad input, 9000 internal).
+func StatusDetail(err error) string {
+	code := 9000
+	switch {
+	case errors.Is(err, ErrOutputExists):
+		code = 3002
+	case errors.Is(err, os.ErrNotExist):
+		code = 3001
+	case errors.Is(err, ErrBadRequest), errors.Is(err, ffmpeg.ErrInvalidMedia), errors.Is(err, ffmpeg.ErrFormatNotAllowed):
+		code = 4000
+	case errors.Is(err, context.Canceled):
+		return "Canceled"
+	}
+	return fmt.Sprintf("%d %s", code, err)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}

@@ -1,0 +1,976 @@
+// Package jobs turns presets and a probed input into ffmpeg work and runs
+// it: the encode plan (this file), and the pieces that execute a job.
+package jobs
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	ffgo "github.com/u2takey/ffmpeg-go"
+
+	"github.com/transcoder/transcoder/internal/ffmpeg"
+	"github.com/transcoder/transcoder/presets"
+)
+
+// Clip limits the part of the input that is encoded, like Elastic
+// Transcoder's TimeSpan. A zero Duration means "to the end".
+type Clip struct {
+	Start    time.Duration
+	Duration time.Duration
+}
+
+// OutputRequest is one rendition a job asks for.
+type OutputRequest struct {
+	// Key is where the output goes, relative to the output location. For
+	// segmented outputs (ts or fmp4 with a SegmentDuration) it is the base
+	// name: Key.m3u8 and Key00000.ts are written, as Elastic Transcoder did.
+	Key    string
+	Preset *presets.Preset
+	// ThumbnailPattern is Elastic Transcoder's pattern: "" for no
+	// thumbnails, else a key containing {count} (five digits from 00001)
+	// and optionally {resolution}; the format's extension is appended.
+	ThumbnailPattern string
+	// SegmentDuration in seconds (1 to 60) cuts ts and fmp4 outputs into an
+	// HLS media playlist and segments.
+	SegmentDuration string
+	// Rotate is auto (follow the input's rotation metadata; also when
+	// empty), or 0, 90, 180, 270 degrees clockwise relative to the stored
+	// picture, ignoring its metadata.
+	Rotate string
+}
+
+// Capabilities says which encoders the local ffmpeg has, so that a plan
+// can fail early with a clear message, or fall back where Elastic
+// Transcoder's semantics allow it.
+type Capabilities struct {
+	Encoders map[string]bool
+}
+
+// PlanRequest is everything a plan is made from.
+type PlanRequest struct {
+	Input   string // local path ffmpeg reads
+	Probe   *ffmpeg.ProbeResult
+	Clip    *Clip
+	Outputs []OutputRequest
+	Dir     string // directory ffmpeg writes into; keys are relative to it
+	Isolate bool   // one ffmpeg process per output instead of one for all
+	Caps    Capabilities
+}
+
+// Plan is the ffmpeg work for one job.
+type Plan struct {
+	Commands []Command
+	Outputs  []PlannedOutput
+	// Duration is how long the encoded part of the input is, for progress.
+	Duration time.Duration
+	// Dir is the directory the commands write into.
+	Dir string
+}
+
+// Command is one ffmpeg invocation: its arguments (without the program
+// name and without the global flags the runner adds) and the indexes of
+// the outputs it writes.
+type Command struct {
+	Args    []string
+	Outputs []int
+}
+
+// PlannedOutput is what one output will produce.
+type PlannedOutput struct {
+	Request OutputRequest
+	// Main is the file players open: the media file, or the media
+	// playlist of a segmented output. Relative to the plan's Dir.
+	Main string
+	// Segmented outputs also write SegmentPattern (a glob) and, for fmp4,
+	// InitSegment.
+	Segmented      bool
+	SegmentPattern string
+	InitSegment    string
+	// ThumbnailGlob matches the thumbnails written, "" for none.
+	ThumbnailGlob string
+	// Width and Height of the output frame, 0 for audio-only outputs.
+	Width, Height int
+	HasVideo      bool
+	HasAudio      bool
+	Warnings      []string
+}
+
+// Files lists every file name pattern (globs) the output may write, for
+// clean-up and collection.
+func (o *PlannedOutput) Files() []string {
+	f := []string{o.Main}
+	if o.SegmentPattern != "" {
+		f = append(f, o.SegmentPattern)
+	}
+	if o.InitSegment != "" {
+		f = append(f, o.InitSegment)
+	}
+	if o.ThumbnailGlob != "" {
+		f = append(f, o.ThumbnailGlob)
+	}
+	return f
+}
+
+// ErrBadRequest is wrapped by plan errors that come from the request or
+// the input (Elastic Transcoder's 4000-range), rather than the system.
+var ErrBadRequest = errors.New("bad request")
+
+// Extension returns the file extension (with the dot) of a container.
+func Extension(container string) string {
+	switch container {
+	case "fmp4":
+		return ".mp4"
+	case "mpg":
+		return ".mpg"
+	default:
+		return "." + container
+	}
+}
+
+// muxers maps containers to ffmpeg's muxer names.
+var muxers = map[string]string{
+	"mp4": "mp4", "fmp4": "mp4", "ts": "mpegts", "webm": "webm", "mp3": "mp3", "mp2": "mp2", "flac": "flac",
+	"oga": "ogg", "ogg": "ogg", "wav": "wav", "gif": "gif", "mpg": "vob", "flv": "flv", "mxf": "mxf",
+	"mkv": "matroska", "webp": "webp",
+}
+
+// videoEncoders maps preset codecs to ffmpeg encoders.
+var videoEncoders = map[string]string{
+	"H.264": "libx264", "H.265": "libx265", "AV1": "libsvtav1", "vp8": "libvpx", "vp9": "libvpx-vp9",
+	"mpeg2": "mpeg2video", "gif": "gif", "webp": "libwebp_anim",
+}
+
+var audioEncoders = map[string]string{
+	"AAC": "aac", "mp3": "libmp3lame", "mp2": "mp2", "vorbis": "libvorbis", "opus": "libopus", "flac": "flac",
+}
+
+// BuildPlan makes the ffmpeg work for a job. It never starts a process.
+// Errors that come from the request or the input wrap ErrBadRequest.
+func BuildPlan(req PlanRequest) (plan *Plan, err error) {
+	// ffmpeg-go panics on graphs it cannot render; turn that into an
+	// error rather than a crashed daemon.
+	defer func() {
+		if r := recover(); r != nil {
+			plan, err = nil, fmt.Errorf("building the ffmpeg command failed: %v", r)
+		}
+	}()
+	if req.Probe == nil {
+		return nil, errors.New("plan: the input was not probed")
+	}
+	if len(req.Outputs) == 0 {
+		return nil, fmt.Errorf("%w: no outputs requested", ErrBadRequest)
+	}
+	p := &Plan{Duration: clipDuration(req.Probe.Duration, req.Clip), Dir: req.Dir}
+	if req.Clip != nil && req.Clip.Start >= req.Probe.Duration && req.Probe.Duration > 0 {
+		return nil, fmt.Errorf("%w: clip starts at %s, after the end of the input (%s)", ErrBadRequest, req.Clip.Start, req.Probe.Duration)
+	}
+	var specs []*outputSpec
+	for i, o := range req.Outputs {
+		s, err := planOutput(req, o)
+		if err != nil {
+			return nil, fmt.Errorf("output %d (%s): %w", i+1, o.Key, err)
+		}
+		specs = append(specs, s)
+		p.Outputs = append(p.Outputs, s.planned)
+	}
+	if err := checkDistinctFiles(p.Outputs); err != nil {
+		return nil, err
+	}
+	if req.Isolate {
+		for i, s := range specs {
+			p.Commands = append(p.Commands, Command{Args: render(req, []*outputSpec{s}), Outputs: []int{i}})
+		}
+	} else {
+		idx := make([]int, len(specs))
+		for i := range idx {
+			idx[i] = i
+		}
+		p.Commands = []Command{{Args: render(req, specs), Outputs: idx}}
+	}
+	return p, nil
+}
+
+func clipDuration(total time.Duration, c *Clip) time.Duration {
+	if c == nil {
+		return total
+	}
+	d := max(total-c.Start, 0)
+	if c.Duration > 0 && c.Duration < d {
+		d = c.Duration
+	}
+	return d
+}
+
+func checkDistinctFiles(outs []PlannedOutput) error {
+	seen := map[string]int{}
+	for i, o := range outs {
+		for _, f := range o.Files() {
+			if j, dup := seen[f]; dup {
+				return fmt.Errorf("%w: outputs %d and %d would both write %s; give them different keys", ErrBadRequest, j+1, i+1, f)
+			}
+			seen[f] = i
+		}
+	}
+	return nil
+}
+
+// outputSpec is one output's part of the ffmpeg command, before it is
+// rendered: the filters its video and audio go through and its options.
+type outputSpec struct {
+	planned PlannedOutput
+
+	video    *videoSpec
+	audio    *audioSpec
+	thumbs   *videoSpec
+	opts     ffgo.KwArgs // output options (codecs, rates, muxer)
+	file     string      // path ffmpeg writes
+	thumbOpt ffgo.KwArgs
+	thumbOut string
+}
+
+// videoSpec is the chain of filters after the decoded video.
+type videoSpec struct {
+	filters [][2]string // name, arguments
+}
+
+type audioSpec struct {
+	// tracks > 0 splits the audio into that many mono tracks (mxf packing
+	// modes); channelsInTracks says how many carry a source channel, the
+	// rest are silent.
+	tracks, channelsInTracks int
+}
+
+func planOutput(req PlanRequest, o OutputRequest) (*outputSpec, error) {
+	pr := o.Preset
+	if pr == nil {
+		return nil, errors.New("no preset")
+	}
+	if pr.IsLadder() {
+		return nil, fmt.Errorf("%w: preset %q is a ladder; expand it into its rungs first", ErrBadRequest, pr.Name)
+	}
+	if err := validKey(o.Key); err != nil {
+		return nil, err
+	}
+	src := req.Probe
+	sv, sa := src.Video(), src.Audio()
+	s := &outputSpec{opts: ffgo.KwArgs{}}
+	s.planned.Request = o
+	wantVideo := pr.Video != nil
+	wantAudio := pr.Audio != nil && pr.Audio.Channels != "0"
+
+	if wantVideo && sv == nil {
+		if !wantAudio || sa == nil {
+			return nil, fmt.Errorf("%w: preset %q needs video and the input has no video stream", ErrBadRequest, pr.Name)
+		}
+		wantVideo = false
+		s.planned.Warnings = append(s.planned.Warnings, "the input has no video; the output has audio only")
+	}
+	if wantAudio && sa == nil {
+		if !wantVideo {
+			return nil, fmt.Errorf("%w: preset %q needs audio and the input has no audio stream", ErrBadRequest, pr.Name)
+		}
+		wantAudio = false
+	}
+	s.planned.HasVideo, s.planned.HasAudio = wantVideo, wantAudio
+
+	segmented := o.SegmentDuration != ""
+	if segmented {
+		if !slices.Contains(presets.SegmentedContainers, pr.Container) {
+			return nil, fmt.Errorf("%w: segment duration applies to ts and fmp4 outputs; preset %q is %s", ErrBadRequest, pr.Name, pr.Container)
+		}
+		n, err := strconv.ParseFloat(o.SegmentDuration, 64)
+		if err != nil || n < 1 || n > 60 {
+			return nil, fmt.Errorf("%w: segment duration %q: allowed: 1 to 60 seconds", ErrBadRequest, o.SegmentDuration)
+		}
+	}
+
+	if wantVideo {
+		if err := planVideo(req, o, s, sv); err != nil {
+			return nil, err
+		}
+	} else {
+		s.opts["vn"] = ""
+	}
+	if wantAudio {
+		if err := planAudio(req, o, s, sa); err != nil {
+			return nil, err
+		}
+	} else {
+		s.opts["an"] = ""
+	}
+	s.opts["sn"] = ""
+	s.opts["dn"] = ""
+	s.opts["map_metadata"] = "-1"
+	s.opts["map_chapters"] = "-1"
+
+	// The container.
+	s.opts["f"] = muxers[pr.Container]
+	switch {
+	case segmented:
+		s.planned.Segmented = true
+		s.planned.Main = o.Key + ".m3u8"
+		s.file = path.Join(req.Dir, s.planned.Main)
+		s.opts["f"] = "hls"
+		s.opts["hls_time"] = o.SegmentDuration
+		s.opts["hls_playlist_type"] = "vod"
+		s.opts["hls_list_size"] = "0"
+		s.opts["hls_flags"] = "independent_segments"
+		ext := ".ts"
+		if pr.Container == "fmp4" {
+			ext = ".m4s"
+			s.opts["hls_segment_type"] = "fmp4"
+			s.planned.InitSegment = o.Key + "_init.mp4"
+			// ffmpeg resolves the init name against the playlist's directory.
+			s.opts["hls_fmp4_init_filename"] = path.Base(s.planned.InitSegment)
+		}
+		s.planned.SegmentPattern = o.Key + "[0-9][0-9][0-9][0-9][0-9]" + ext
+		s.opts["hls_segment_filename"] = path.Join(req.Dir, o.Key+"%05d"+ext)
+	default:
+		s.planned.Main = o.Key
+		s.file = path.Join(req.Dir, o.Key)
+		switch pr.Container {
+		case "mp4":
+			s.opts["movflags"] = "+faststart"
+		case "fmp4":
+			s.opts["movflags"] = "+frag_keyframe+empty_moov+default_base_moof"
+		case "gif", "webp":
+			loop := "0"
+			if pr.Video != nil && pr.Video.CodecOptions != nil && pr.Video.CodecOptions.LoopCount != "" && pr.Video.CodecOptions.LoopCount != "Infinite" {
+				loop = pr.Video.CodecOptions.LoopCount
+			}
+			s.opts["loop"] = loop
+		}
+	}
+
+	if o.ThumbnailPattern != "" {
+		if err := planThumbnails(req, o, s, sv); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// validKey refuses keys that would write outside the output directory.
+func validKey(key string) error {
+	switch {
+	case key == "":
+		return fmt.Errorf("%w: the output key is empty", ErrBadRequest)
+	case strings.ContainsRune(key, 0):
+		return fmt.Errorf("%w: the output key contains a NUL byte", ErrBadRequest)
+	case path.IsAbs(key) || slices.Contains(strings.Split(key, "/"), ".."):
+		return fmt.Errorf("%w: output key %q must be relative and must not contain '..'", ErrBadRequest, key)
+	case strings.Contains(key, "%"):
+		// ffmpeg's image and segment muxers read % as a pattern.
+		return fmt.Errorf("%w: output key %q must not contain '%%'", ErrBadRequest, key)
+	}
+	return nil
+}
+
+func rotation(o OutputRequest, sv *ffmpeg.Stream) (transpose []string, noAutorotate bool, w, h int, err error) {
+	w, h = sv.Width, sv.Height
+	switch o.Rotate {
+	case "", "auto":
+		w, h = sv.DisplaySize()
+		return nil, false, w, h, nil
+	case "0":
+		return nil, true, w, h, nil
+	case "90":
+		return []string{"clock"}, true, h, w, nil
+	case "180":
+		return []string{"hflip", "vflip"}, true, w, h, nil
+	case "270":
+		return []string{"cclock"}, true, h, w, nil
+	}
+	return nil, false, 0, 0, fmt.Errorf("%w: rotate %q: allowed: auto, 0, 90, 180, 270", ErrBadRequest, o.Rotate)
+}
+
+// displaySize returns the size the picture is shown at: stored pixels
+// widened by a non-square sample aspect ratio.
+func displaySize(sv *ffmpeg.Stream, w, h int) (int, int) {
+	num, den, ok := parseRatio(sv.SampleAspectRatio)
+	if !ok || num == den || num <= 0 || den <= 0 {
+		return w, h
+	}
+	return int(math.Round(float64(w) * float64(num) / float64(den))), h
+}
+
+func parseRatio(s string) (int, int, bool) {
+	a, b, ok := strings.Cut(s, ":")
+	if !ok {
+		return 0, 0, false
+	}
+	n, err1 := strconv.Atoi(a)
+	d, err2 := strconv.Atoi(b)
+	return n, d, err1 == nil && err2 == nil && d != 0
+}
+
+// frameRates maps Elastic Transcoder's frame rates to exact ffmpeg rates.
+var frameRates = map[string]string{
+	"10": "10", "15": "15", "23.97": "24000/1001", "24": "24", "25": "25", "29.97": "30000/1001",
+	"30": "30", "50": "50", "60": "60",
+}
+
+func rateValue(r string) float64 {
+	if n, d, ok := strings.Cut(r, "/"); ok {
+		a, _ := strconv.ParseFloat(n, 64)
+		b, _ := strconv.ParseFloat(d, 64)
+		if b != 0 {
+			return a / b
+		}
+	}
+	f, _ := strconv.ParseFloat(r, 64)
+	return f
+}
+
+// outputRate returns the ffmpeg frame rate for the output, or "" to keep
+// the input's. FrameRate auto keeps the input rate up to MaxFrameRate,
+// which defaults to 30 as in Elastic Transcoder.
+func outputRate(v *presets.Video, src float64) string {
+	if r, ok := frameRates[v.FrameRate]; ok {
+		return r
+	}
+	limit := "30"
+	if v.MaxFrameRate != "" {
+		limit = v.MaxFrameRate
+	}
+	if src > rateValue(frameRates[limit])+0.01 {
+		return frameRates[limit]
+	}
+	return ""
+}
+
+func planVideo(req PlanRequest, o OutputRequest, s *outputSpec, sv *ffmpeg.Stream) error {
+	v := o.Preset.Video
+	enc := videoEncoders[v.Codec]
+	if !req.Caps.has(enc) {
+		return fmt.Errorf("this ffmpeg has no %s encoder, needed for %s video; install an ffmpeg built with it", enc, v.Codec)
+	}
+	transpose, _, w, h, err := rotation(o, sv)
+	if err != nil {
+		return err
+	}
+	w, h = displaySize(sv, w, h)
+	layout, err := presets.VideoLayout(v, w, h)
+	if err != nil {
+		return fmt.Errorf("%w: sizing: %w", ErrBadRequest, err)
+	}
+	s.planned.Width, s.planned.Height = layout.Width, layout.Height
+	vs := &videoSpec{}
+	co := v.CodecOptions
+	if co == nil {
+		co = &presets.VideoCodecOptions{}
+	}
+	interlacedOut := co.InterlacedMode == "TopFirst" || co.InterlacedMode == "BottomFirst" ||
+		(co.InterlacedMode == "Auto" && sv.Interlaced)
+	if sv.Interlaced && !interlacedOut {
+		vs.add("yadif", "") // Progressive output from an interlaced source.
+	}
+	for _, t := range transpose {
+		switch t {
+		case "clock", "cclock":
+			vs.add("transpose", t)
+		default:
+			vs.add(t, "")
+		}
+	}
+	if r := outputRate(v, sv.FrameRate); r != "" {
+		vs.add("fps", r)
+	}
+	scale := fmt.Sprintf("%d:%d", layout.ScaleW, layout.ScaleH)
+	if m := colorMatrices(co.ColorSpaceConversionMode, h, layout.Height); m != "" {
+		scale += ":" + m
+		s.opts["colorspace"] = map[string]string{"in_color_matrix=bt709:out_color_matrix=bt601": "smpte170m", "in_color_matrix=bt601:out_color_matrix=bt709": "bt709"}[m]
+	}
+	vs.add("scale", scale)
+	if layout.Crop {
+		vs.add("crop", fmt.Sprintf("%d:%d:%d:%d", layout.CropW, layout.CropH, layout.CropX, layout.CropY))
+	}
+	if layout.Pad {
+		vs.add("pad", fmt.Sprintf("%d:%d:%d:%d:black", layout.Width, layout.Height, layout.PadX, layout.PadY))
+	}
+	if layout.DAR != "" {
+		vs.add("setdar", strings.Replace(layout.DAR, ":", "/", 1))
+	} else {
+		vs.add("setsar", "1")
+	}
+	if interlacedOut {
+		field := "tff"
+		if co.InterlacedMode == "BottomFirst" || (co.InterlacedMode == "Auto" && sv.FieldOrder == "bb") {
+			field = "bff"
+		}
+		vs.add("setfield", field)
+	}
+	pixFmt := "yuv420p"
+	switch {
+	case co.ChromaSubsampling == "yuv422p":
+		pixFmt = "yuv422p"
+	case v.Codec == "H.265" && co.Profile == "main10":
+		pixFmt = "yuv420p10le"
+	case v.Codec == "gif":
+		pixFmt = ""
+		vs.add("split", "")
+	case v.Codec == "webp":
+		pixFmt = "yuva420p"
+	}
+	if pixFmt != "" {
+		vs.add("format", pixFmt)
+	}
+	s.video = vs
+
+	s.opts["c:v"] = enc
+	videoRate(v, co, s.opts)
+	if err := videoCodecArgs(v, co, interlacedOut, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (v *videoSpec) add(name, args string) { v.filters = append(v.filters, [2]string{name, args}) }
+
+func (c Capabilities) has(enc string) bool {
+	if c.Encoders == nil {
+		return true // unknown: let ffmpeg decide
+	}
+	return c.Encoders[enc]
+}
+
+// colorMatrices returns the scale filter's matrix options for a
+// ColorSpaceConversionMode. Auto converts when the output crosses the
+// SD/HD boundary (BT.601 below 720 lines, BT.709 from 720).
+func colorMatrices(mode string, srcH, outH int) string {
+	const to601 = "in_color_matrix=bt709:out_color_matrix=bt601"
+	const to709 = "in_color_matrix=bt601:out_color_matrix=bt709"
+	switch mode {
+	case "Bt709toBt601":
+		return to601
+	case "Bt601toBt709":
+		return to709
+	case "Auto":
+		switch {
+		case srcH >= 720 && outH < 720:
+			return to601
+		case srcH < 720 && outH >= 720:
+			return to709
+		}
+	}
+	return ""
+}
+
+// videoRate sets bit rate, peak rate and buffer. BitRate auto leaves the
+// rate to a constant-quality setting suited to the codec.
+func videoRate(v *presets.Video, co *presets.VideoCodecOptions, o ffgo.KwArgs) {
+	if v.BitRate != "" && v.BitRate != "auto" {
+		o["b:v"] = v.BitRate + "k"
+	} else {
+		switch v.Codec {
+		case "H.264":
+			o["crf"] = "23"
+		case "H.265":
+			o["crf"] = "28"
+		case "vp8", "vp9":
+			o["crf"] = "31"
+			o["b:v"] = "0"
+		case "AV1":
+			o["crf"] = "35"
+		case "mpeg2":
+			o["q:v"] = "4"
+		}
+	}
+	if co.MaxBitRate != "" {
+		o["maxrate"] = co.MaxBitRate + "k"
+		buf := co.BufferSize
+		if buf == "" {
+			// Elastic Transcoder's default: ten times the peak rate.
+			n, _ := strconv.Atoi(co.MaxBitRate)
+			buf = strconv.Itoa(10 * n)
+		}
+		o["bufsize"] = buf + "k"
+	} else if co.BufferSize != "" {
+		o["bufsize"] = co.BufferSize + "k"
+	}
+}
+
+func videoCodecArgs(v *presets.Video, co *presets.VideoCodecOptions, interlaced bool, s *outputSpec) error {
+	o := s.opts
+	gop := v.KeyframesMaxDist
+	fixed := v.FixedGOP == "true"
+	switch v.Codec {
+	case "H.264":
+		if co.Profile != "" {
+			o["profile:v"] = co.Profile
+		}
+		if co.Level != "" {
+			o["level:v"] = co.Level
+		}
+		if co.MaxReferenceFrames != "" {
+			o["refs"] = co.MaxReferenceFrames
+		}
+		if gop != "" {
+			o["g"] = gop
+			if fixed {
+				o["keyint_min"] = gop
+				o["sc_threshold"] = "0"
+			}
+		}
+		if interlaced {
+			o["flags"] = "+ildct+ilme"
+		}
+	case "H.265":
+		params := []string{"log-level=error"}
+		if co.Profile != "" {
+			o["profile:v"] = co.Profile
+		}
+		if co.Level != "" {
+			params = append(params, "level-idc="+co.Level)
+		}
+		if co.MaxReferenceFrames != "" {
+			params = append(params, "ref="+co.MaxReferenceFrames)
+		}
+		if gop != "" {
+			params = append(params, "keyint="+gop)
+			if fixed {
+				params = append(params, "min-keyint="+gop, "scenecut=0", "open-gop=0")
+			}
+		}
+		o["x265-params"] = strings.Join(params, ":")
+		o["tag:v"] = "hvc1" // Apple players need the hvc1 sample entry.
+	case "AV1":
+		if gop != "" {
+			o["g"] = gop
+			if fixed {
+				o["svtav1-params"] = "scd=0"
+			}
+		}
+		o["preset"] = "8"
+	case "vp8", "vp9":
+		if co.Profile != "" {
+			o["profile:v"] = co.Profile
+		}
+		if gop != "" {
+			o["g"] = gop
+			if fixed {
+				o["keyint_min"] = gop
+			}
+		}
+		o["deadline"] = "good"
+		o["cpu-used"] = "4"
+		if v.Codec == "vp9" {
+			o["row-mt"] = "1"
+		}
+	case "mpeg2":
+		if gop != "" {
+			o["g"] = gop
+			if fixed {
+				o["sc_threshold"] = "1000000000"
+				o["flags"] = "+cgop"
+			}
+		}
+		o["bf"] = "2"
+		if interlaced {
+			o["flags"] = o.GetString("flags") + "+ildct+ilme"
+		}
+	case "gif", "webp":
+		if v.Codec == "webp" {
+			o["quality"] = "75"
+		}
+	}
+	return nil
+}
+
+func planAudio(req PlanRequest, o OutputRequest, s *outputSpec, sa *ffmpeg.Stream) error {
+	a := o.Preset.Audio
+	opts := s.opts
+	enc := audioEncoders[a.Codec]
+	co := a.CodecOptions
+	if co == nil {
+		co = &presets.AudioCodecOptions{}
+	}
+	if a.Codec == "pcm" {
+		enc = pcmEncoder(co)
+	}
+	if a.Codec == "AAC" {
+		switch co.Profile {
+		case "HE-AAC", "HE-AACv2":
+			if req.Caps.has("libfdk_aac") && req.Caps.Encoders != nil {
+				enc = "libfdk_aac"
+				opts["profile:a"] = map[string]string{"HE-AAC": "aac_he", "HE-AACv2": "aac_he_v2"}[co.Profile]
+			} else {
+				s.planned.Warnings = append(s.planned.Warnings,
+					fmt.Sprintf("this ffmpeg cannot encode %s (it needs libfdk_aac); the audio is AAC-LC instead", co.Profile))
+				opts["profile:a"] = "aac_low"
+			}
+		default:
+			opts["profile:a"] = "aac_low"
+		}
+	}
+	if !req.Caps.has(enc) {
+		return fmt.Errorf("this ffmpeg has no %s encoder, needed for %s audio; install an ffmpeg built with it", enc, a.Codec)
+	}
+	opts["c:a"] = enc
+	if a.BitRate != "" {
+		opts["b:a"] = a.BitRate + "k"
+	}
+	rate := sa.SampleRate
+	if a.SampleRate != "" && a.SampleRate != "auto" {
+		rate, _ = strconv.Atoi(a.SampleRate)
+	}
+	rate = supportedRate(a.Codec, rate)
+	if rate > 0 {
+		opts["ar"] = strconv.Itoa(rate)
+	}
+	channels := min(sa.Channels, 2)
+	if a.Channels == "1" || a.Channels == "2" {
+		channels, _ = strconv.Atoi(a.Channels)
+	}
+	if channels <= 0 {
+		channels = 2
+	}
+	switch a.AudioPackingMode {
+	case "OneChannelPerTrack":
+		s.audio = &audioSpec{tracks: channels, channelsInTracks: channels}
+	case "OneChannelPerTrackWithMosTo8Tracks":
+		s.audio = &audioSpec{tracks: 8, channelsInTracks: channels}
+	default:
+		s.audio = &audioSpec{}
+		opts["ac"] = strconv.Itoa(channels)
+	}
+	if a.Codec == "flac" {
+		switch co.BitDepth {
+		case "24":
+			opts["sample_fmt"] = "s32"
+			opts["bits_per_raw_sample"] = "24"
+		case "16":
+			opts["sample_fmt"] = "s16"
+		}
+	}
+	return nil
+}
+
+// supportedRate moves a sample rate to the nearest one the codec takes.
+func supportedRate(codec string, rate int) int {
+	switch codec {
+	case "opus":
+		return 48000
+	case "mp3", "mp2":
+		if rate > 48000 {
+			return 48000
+		}
+		if rate > 0 && rate < 22050 {
+			return 22050
+		}
+	case "AAC", "vorbis", "flac", "pcm":
+		if rate > 96000 && codec != "pcm" && codec != "flac" {
+			return 96000
+		}
+	}
+	return rate
+}
+
+func pcmEncoder(co *presets.AudioCodecOptions) string {
+	switch co.BitDepth {
+	case "8":
+		if co.Signed == "Signed" {
+			return "pcm_s8"
+		}
+		return "pcm_u8"
+	case "24":
+		return "pcm_s24le"
+	case "32":
+		return "pcm_s32le"
+	default:
+		return "pcm_s16le"
+	}
+}
+
+func planThumbnails(req PlanRequest, o OutputRequest, s *outputSpec, sv *ffmpeg.Stream) error {
+	t := o.Preset.Thumbnails
+	if t == nil {
+		return fmt.Errorf("%w: a thumbnail pattern was given but preset %q makes no thumbnails", ErrBadRequest, o.Preset.Name)
+	}
+	if !strings.Contains(o.ThumbnailPattern, "{count}") {
+		return fmt.Errorf("%w: thumbnail pattern %q must contain {count}", ErrBadRequest, o.ThumbnailPattern)
+	}
+	if err := validKey(strings.NewReplacer("{count}", "c", "{resolution}", "r").Replace(o.ThumbnailPattern)); err != nil {
+		return err
+	}
+	if sv == nil {
+		s.planned.Warnings = append(s.planned.Warnings, "the input has no video; no thumbnails were made")
+		return nil
+	}
+	transpose, _, w, h, err := rotation(o, sv)
+	if err != nil {
+		return err
+	}
+	w, h = displaySize(sv, w, h)
+	layout, err := presets.ThumbnailLayout(t, w, h)
+	if err != nil {
+		return fmt.Errorf("%w: thumbnail sizing: %w", ErrBadRequest, err)
+	}
+	interval := 60
+	if t.Interval != "" {
+		interval, _ = strconv.Atoi(t.Interval)
+	}
+	vs := &videoSpec{}
+	if sv.Interlaced {
+		vs.add("yadif", "")
+	}
+	for _, tr := range transpose {
+		if tr == "clock" || tr == "cclock" {
+			vs.add("transpose", tr)
+		} else {
+			vs.add(tr, "")
+		}
+	}
+	// The first frame, then one every interval: unlike fps=1/N, this also
+	// gives a thumbnail for inputs shorter than the interval.
+	vs.add("select", fmt.Sprintf("isnan(prev_selected_t)+gte(t-prev_selected_t,%d)", interval))
+	vs.add("scale", fmt.Sprintf("%d:%d", layout.ScaleW, layout.ScaleH))
+	if layout.Crop {
+		vs.add("crop", fmt.Sprintf("%d:%d:%d:%d", layout.CropW, layout.CropH, layout.CropX, layout.CropY))
+	}
+	if layout.Pad {
+		vs.add("pad", fmt.Sprintf("%d:%d:%d:%d:black", layout.Width, layout.Height, layout.PadX, layout.PadY))
+	}
+	vs.add("setsar", "1")
+	format := t.Format
+	if format == "" {
+		format = "png"
+	}
+	res := fmt.Sprintf("%dx%d", layout.Width, layout.Height)
+	pattern := strings.ReplaceAll(o.ThumbnailPattern, "{resolution}", res)
+	s.thumbs = vs
+	s.thumbOut = path.Join(req.Dir, strings.Replace(pattern, "{count}", "%05d", 1)+"."+format)
+	s.planned.ThumbnailGlob = strings.Replace(pattern, "{count}", "[0-9][0-9][0-9][0-9][0-9]", 1) + "." + format
+	s.thumbOpt = ffgo.KwArgs{"f": "image2", "start_number": "1", "an": "", "sn": "", "map_metadata": "-1", "fps_mode": "vfr"}
+	if format == "jpg" {
+		s.thumbOpt["c:v"] = "mjpeg"
+		s.thumbOpt["q:v"] = "3"
+		vs.add("format", "yuvj420p")
+	} else {
+		s.thumbOpt["c:v"] = "png"
+	}
+	return nil
+}
+
+// render turns output specs into one ffmpeg argument list: one input, one
+// decode, split to every video consumer, each output with its own chain.
+func render(req PlanRequest, specs []*outputSpec) []string {
+	inArgs := ffgo.KwArgs{}
+	opts := ffmpeg.InputOptions()
+	for i := 0; i+1 < len(opts); i += 2 {
+		inArgs[strings.TrimPrefix(opts[i], "-")] = opts[i+1]
+	}
+	if req.Clip != nil {
+		if req.Clip.Start > 0 {
+			inArgs["ss"] = seconds(req.Clip.Start)
+		}
+		if req.Clip.Duration > 0 {
+			inArgs["t"] = seconds(req.Clip.Duration)
+		}
+	}
+	noAuto := false
+	for _, s := range specs {
+		if s.video != nil || s.thumbs != nil {
+			if _, na, _, _, _ := rotation(s.planned.Request, req.Probe.Video()); na {
+				noAuto = true
+			}
+		}
+	}
+	if noAuto {
+		inArgs["noautorotate"] = ""
+	}
+	in := ffgo.Input(req.Input, inArgs)
+
+	// Every chain that consumes video gets its own branch of one split.
+	var consumers []*videoSpec
+	for _, s := range specs {
+		if s.video != nil {
+			consumers = append(consumers, s.video)
+		}
+		if s.thumbs != nil {
+			consumers = append(consumers, s.thumbs)
+		}
+	}
+	branches := map[*videoSpec]*ffgo.Stream{}
+	if len(consumers) > 0 {
+		src := in.Get("v:0")
+		if len(consumers) == 1 {
+			branches[consumers[0]] = src
+		} else {
+			split := src.Split()
+			for i, c := range consumers {
+				branches[c] = split.Get(strconv.Itoa(i))
+			}
+		}
+	}
+	chain := func(vs *videoSpec) *ffgo.Stream {
+		st := branches[vs]
+		for _, f := range vs.filters {
+			switch {
+			case f[0] == "split":
+				// gif: a palette made from the clip itself, then applied.
+				sp := st.Split()
+				pal := sp.Get("1").Filter("palettegen", ffgo.Args{"stats_mode=diff"})
+				st = ffgo.Filter([]*ffgo.Stream{sp.Get("0"), pal}, "paletteuse", ffgo.Args{"dither=bayer"})
+			case f[1] == "":
+				st = st.Filter(f[0], nil)
+			default:
+				st = st.Filter(f[0], ffgo.Args{f[1]})
+			}
+		}
+		return st
+	}
+
+	var outs []*ffgo.Stream
+	for _, s := range specs {
+		var streams []*ffgo.Stream
+		if s.video != nil {
+			streams = append(streams, chain(s.video))
+		}
+		if s.audio != nil {
+			streams = append(streams, audioStreams(in, s.audio)...)
+		}
+		if len(streams) > 0 {
+			outs = append(outs, ffgo.Output(streams, s.file, s.opts))
+		}
+		if s.thumbs != nil {
+			outs = append(outs, ffgo.Output([]*ffgo.Stream{chain(s.thumbs)}, s.thumbOut, s.thumbOpt))
+		}
+	}
+	merged := outs[0]
+	if len(outs) > 1 {
+		merged = ffgo.MergeOutputs(outs...)
+	}
+	// -y: the staging directory is ours and new; never stop to ask.
+	return append(merged.GetArgs(), "-y")
+}
+
+// audioStreams returns the audio to map: the first audio stream as it is,
+// or split into mono tracks for mxf packing modes.
+func audioStreams(in *ffgo.Stream, a *audioSpec) []*ffgo.Stream {
+	src := in.Get("a:0")
+	if a.tracks == 0 {
+		return []*ffgo.Stream{src}
+	}
+	stereo := src.Filter("aformat", ffgo.Args{fmt.Sprintf("channel_layouts=%s", map[int]string{1: "mono", 2: "stereo"}[a.channelsInTracks])})
+	split := stereo.ASplit()
+	var out []*ffgo.Stream
+	for i := range a.tracks {
+		gain := fmt.Sprintf("c%d", i)
+		if i >= a.channelsInTracks {
+			gain = "0*c0" // a silent track (MOS: "mit out sound")
+		}
+		out = append(out, split.Get(strconv.Itoa(i)).Filter("pan", ffgo.Args{"mono|c0=" + gain}))
+	}
+	return out
+}
+
+func seconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', 3, 64)
+}
