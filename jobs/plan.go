@@ -962,11 +962,16 @@ func audioStreams(in *ffgo.Stream, a *audioSpec) []*ffgo.Stream {
 	split := stereo.ASplit()
 	var out []*ffgo.Stream
 	for i := range a.tracks {
-		gain := fmt.Sprintf("c%d", i)
+		// Track i carries source channel i, or silence (MOS, "mit out
+		// sound") past the source's channels. The index stands early in the
+		// expression on purpose: ffmpeg-go identifies filter nodes by an
+		// additive hash in which sibling filters differing only in their last
+		// character can collide, and it then refuses the graph.
+		expr := fmt.Sprintf("exprs=val(%d)", i)
 		if i >= a.channelsInTracks {
-			gain = "0*c0" // a silent track (MOS: "mit out sound")
+			expr = fmt.Sprintf("exprs=%d*0", i)
 		}
-		out = append(out, split.Get(strconv.Itoa(i)).Filter("pan", ffgo.Args{"mono|c0=" + gain}))
+		out = append(out, split.Get(strconv.Itoa(i)).Filter("aeval", ffgo.Args{expr, "channel_layout=mono"}))
 	}
 	return out
 }
