@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/transcoder/transcoder/internal/ffmpeg"
@@ -122,42 +123,107 @@ func TranscodeLocal(ctx context.Context, tools Tools, req LocalRequest) (*Job, e
 	if err := Execute(ctx, tools, plan, req.Exec); err != nil {
 		return fail(err)
 	}
-	// Everything encoded: publish each output, media before playlists.
+	// Everything encoded: check each output before anything is published,
+	// then publish each, media before playlists.
+	files := make([][]string, len(plan.Outputs))
 	for i := range plan.Outputs {
 		po := &plan.Outputs[i]
 		media, thumbs, err := po.Collect(staging)
 		if err != nil {
 			return fail(err)
 		}
-		if err := PublishLocal(staging, req.OutputDir, append(thumbs, media...)); err != nil {
+		if err := describeOutput(ctx, tools, staging, po, media, job.Outputs[i]); err != nil {
 			return fail(err)
 		}
-		out := job.Outputs[i]
-		if err := describeOutput(ctx, tools, filepath.Join(req.OutputDir, filepath.FromSlash(po.Main)), out); err != nil {
-			return fail(fmt.Errorf("output %s was written but cannot be read back: %w", po.Main, err))
+		if err := checkDuration(req.Input, po, job.Outputs[i], plan.Duration); err != nil {
+			return fail(err)
 		}
-		out.Status = StatusComplete
+		files[i] = append(thumbs, media...)
+	}
+	for i := range plan.Outputs {
+		if err := PublishLocal(staging, req.OutputDir, files[i]); err != nil {
+			return fail(err)
+		}
+		job.Outputs[i].Status = StatusComplete
 	}
 	job.Status = StatusComplete
 	job.Timing.FinishTimeMillis = Millis(time.Now())
 	return job, nil
 }
 
-// describeOutput fills an output's measured properties from ffprobe.
-func describeOutput(ctx context.Context, p Prober, file string, out *JobOutput) error {
-	pr, err := p.Probe(ctx, file)
-	if err != nil {
-		return err
+// describeOutput fills an output's measured properties: from ffprobe for
+// a single file; for a segmented output from its playlist (duration), its
+// files (size) and its first segment or init segment (picture).
+func describeOutput(ctx context.Context, p Prober, dir string, po *PlannedOutput, media []string, out *JobOutput) error {
+	abs := func(f string) string { return filepath.Join(dir, filepath.FromSlash(f)) }
+	target := po.Main
+	if po.Segmented {
+		d, err := playlistDuration(abs(po.Main))
+		if err != nil {
+			return fmt.Errorf("output %s: %w", po.Main, err)
+		}
+		out.DurationMillis = d.Milliseconds()
+		out.Duration = int64(d.Round(time.Second) / time.Second)
+		for _, f := range media {
+			if st, err := os.Stat(abs(f)); err == nil {
+				out.FileSize += st.Size()
+			}
+		}
+		target = media[0] // the init segment, or the first segment
 	}
-	out.DurationMillis = pr.Duration.Milliseconds()
-	out.Duration = int64(pr.Duration.Round(time.Second) / time.Second)
-	out.FileSize = pr.Size
+	pr, err := p.Probe(ctx, abs(target))
+	if err != nil {
+		return fmt.Errorf("output %s was written but cannot be read back: %w", po.Main, err)
+	}
+	if !po.Segmented {
+		out.DurationMillis = pr.Duration.Milliseconds()
+		out.Duration = int64(pr.Duration.Round(time.Second) / time.Second)
+		out.FileSize = pr.Size
+	}
 	if v := pr.Video(); v != nil {
 		w, h := v.DisplaySize()
 		out.Width, out.Height = int64(w), int64(h)
 		if v.FrameRate > 0 {
-			out.FrameRate = strconv.FormatFloat(v.FrameRate, 'f', -1, 64)
+			out.FrameRate = strconv.FormatFloat(v.FrameRate, 'f', 3, 64)
 		}
+	}
+	return nil
+}
+
+// playlistDuration adds up the #EXTINF durations of an HLS media playlist.
+func playlistDuration(path string) (time.Duration, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	var total float64
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "#EXTINF:"); ok {
+			v, _, _ = strings.Cut(v, ",")
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return 0, fmt.Errorf("bad #EXTINF line %q", line)
+			}
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second)), nil
+}
+
+// checkDuration refuses an output much shorter than the input promised:
+// ffmpeg ends without an error when a file is cut short (a truncated
+// upload), and such an output must not be published as complete.
+func checkDuration(input string, po *PlannedOutput, out *JobOutput, want time.Duration) error {
+	if want <= 0 || (!po.HasVideo && !po.HasAudio) {
+		return nil
+	}
+	got := time.Duration(out.DurationMillis) * time.Millisecond
+	// Streams of one file rarely end together, and encoders add or drop a
+	// few frames; a truncated file loses far more than this.
+	slack := max(want/10, 500*time.Millisecond)
+	if got+slack < want {
+		return badRequest("input %s ends early: output %s lasts %s where %s was expected; the input is probably truncated or damaged",
+			input, po.Main, got.Round(time.Millisecond), want.Round(time.Millisecond))
 	}
 	return nil
 }

@@ -117,9 +117,22 @@ func (o *PlannedOutput) Files() []string {
 	return f
 }
 
-// ErrBadRequest is wrapped by plan errors that come from the request or
-// the input (Elastic Transcoder's 4000-range), rather than the system.
+// ErrBadRequest is matched (errors.Is) by errors that come from the
+// request or the input (Elastic Transcoder's 4000 range) rather than from
+// the system.
 var ErrBadRequest = errors.New("bad request")
+
+// requestError is an error of the request or input; its text is the
+// message alone, without ErrBadRequest's.
+type requestError struct{ err error }
+
+func (e *requestError) Error() string        { return e.err.Error() }
+func (e *requestError) Unwrap() error        { return e.err }
+func (e *requestError) Is(target error) bool { return target == ErrBadRequest }
+
+func badRequest(format string, args ...any) error {
+	return &requestError{fmt.Errorf(format, args...)}
+}
 
 // Extension returns the file extension (with the dot) of a container.
 func Extension(container string) string {
@@ -151,7 +164,7 @@ var audioEncoders = map[string]string{
 }
 
 // BuildPlan makes the ffmpeg work for a job. It never starts a process.
-// Errors that come from the request or the input wrap ErrBadRequest.
+// Errors that come from the request or the input match ErrBadRequest.
 func BuildPlan(req PlanRequest) (plan *Plan, err error) {
 	// ffmpeg-go panics on graphs it cannot render; turn that into an
 	// error rather than a crashed daemon.
@@ -164,11 +177,11 @@ func BuildPlan(req PlanRequest) (plan *Plan, err error) {
 		return nil, errors.New("plan: the input was not probed")
 	}
 	if len(req.Outputs) == 0 {
-		return nil, fmt.Errorf("%w: no outputs requested", ErrBadRequest)
+		return nil, badRequest("no outputs requested")
 	}
 	p := &Plan{Duration: clipDuration(req.Probe.Duration, req.Clip), Dir: req.Dir}
 	if req.Clip != nil && req.Clip.Start >= req.Probe.Duration && req.Probe.Duration > 0 {
-		return nil, fmt.Errorf("%w: clip starts at %s, after the end of the input (%s)", ErrBadRequest, req.Clip.Start, req.Probe.Duration)
+		return nil, badRequest("clip starts at %s, after the end of the input (%s)", req.Clip.Start, req.Probe.Duration)
 	}
 	var specs []*outputSpec
 	for i, o := range req.Outputs {
@@ -212,7 +225,7 @@ func checkDistinctFiles(outs []PlannedOutput) error {
 	for i, o := range outs {
 		for _, f := range o.Files() {
 			if j, dup := seen[f]; dup {
-				return fmt.Errorf("%w: outputs %d and %d would both write %s; give them different keys", ErrBadRequest, j+1, i+1, f)
+				return badRequest("outputs %d and %d would both write %s; give them different keys", j+1, i+1, f)
 			}
 			seen[f] = i
 		}
@@ -252,7 +265,7 @@ func planOutput(req PlanRequest, o OutputRequest) (*outputSpec, error) {
 		return nil, errors.New("no preset")
 	}
 	if pr.IsLadder() {
-		return nil, fmt.Errorf("%w: preset %q is a ladder; expand it into its rungs first", ErrBadRequest, pr.Name)
+		return nil, badRequest("preset %q is a ladder; expand it into its rungs first", pr.Name)
 	}
 	if err := validKey(o.Key); err != nil {
 		return nil, err
@@ -266,14 +279,14 @@ func planOutput(req PlanRequest, o OutputRequest) (*outputSpec, error) {
 
 	if wantVideo && sv == nil {
 		if !wantAudio || sa == nil {
-			return nil, fmt.Errorf("%w: preset %q needs video and the input has no video stream", ErrBadRequest, pr.Name)
+			return nil, badRequest("preset %q needs video and the input has no video stream", pr.Name)
 		}
 		wantVideo = false
 		s.planned.Warnings = append(s.planned.Warnings, "the input has no video; the output has audio only")
 	}
 	if wantAudio && sa == nil {
 		if !wantVideo {
-			return nil, fmt.Errorf("%w: preset %q needs audio and the input has no audio stream", ErrBadRequest, pr.Name)
+			return nil, badRequest("preset %q needs audio and the input has no audio stream", pr.Name)
 		}
 		wantAudio = false
 	}
@@ -282,11 +295,11 @@ func planOutput(req PlanRequest, o OutputRequest) (*outputSpec, error) {
 	segmented := o.SegmentDuration != ""
 	if segmented {
 		if !slices.Contains(presets.SegmentedContainers, pr.Container) {
-			return nil, fmt.Errorf("%w: segment duration applies to ts and fmp4 outputs; preset %q is %s", ErrBadRequest, pr.Name, pr.Container)
+			return nil, badRequest("segment duration applies to ts and fmp4 outputs; preset %q is %s", pr.Name, pr.Container)
 		}
 		n, err := strconv.ParseFloat(o.SegmentDuration, 64)
 		if err != nil || n < 1 || n > 60 {
-			return nil, fmt.Errorf("%w: segment duration %q: allowed: 1 to 60 seconds", ErrBadRequest, o.SegmentDuration)
+			return nil, badRequest("segment duration %q: allowed: 1 to 60 seconds", o.SegmentDuration)
 		}
 	}
 
@@ -360,14 +373,14 @@ func planOutput(req PlanRequest, o OutputRequest) (*outputSpec, error) {
 func validKey(key string) error {
 	switch {
 	case key == "":
-		return fmt.Errorf("%w: the output key is empty", ErrBadRequest)
+		return badRequest("the output key is empty")
 	case strings.ContainsRune(key, 0):
-		return fmt.Errorf("%w: the output key contains a NUL byte", ErrBadRequest)
+		return badRequest("the output key contains a NUL byte")
 	case path.IsAbs(key) || slices.Contains(strings.Split(key, "/"), ".."):
-		return fmt.Errorf("%w: output key %q must be relative and must not contain '..'", ErrBadRequest, key)
+		return badRequest("output key %q must be relative and must not contain '..'", key)
 	case strings.Contains(key, "%"):
 		// ffmpeg's image and segment muxers read % as a pattern.
-		return fmt.Errorf("%w: output key %q must not contain '%%'", ErrBadRequest, key)
+		return badRequest("output key %q must not contain '%%'", key)
 	}
 	return nil
 }
@@ -387,7 +400,7 @@ func rotation(o OutputRequest, sv *ffmpeg.Stream) (transpose []string, noAutorot
 	case "270":
 		return []string{"cclock"}, true, h, w, nil
 	}
-	return nil, false, 0, 0, fmt.Errorf("%w: rotate %q: allowed: auto, 0, 90, 180, 270", ErrBadRequest, o.Rotate)
+	return nil, false, 0, 0, badRequest("rotate %q: allowed: auto, 0, 90, 180, 270", o.Rotate)
 }
 
 // displaySize returns the size the picture is shown at: stored pixels
@@ -458,7 +471,7 @@ func planVideo(req PlanRequest, o OutputRequest, s *outputSpec, sv *ffmpeg.Strea
 	w, h = displaySize(sv, w, h)
 	layout, err := presets.VideoLayout(v, w, h)
 	if err != nil {
-		return fmt.Errorf("%w: sizing: %w", ErrBadRequest, err)
+		return badRequest("sizing: %w", err)
 	}
 	s.planned.Width, s.planned.Height = layout.Width, layout.Height
 	vs := &videoSpec{}
@@ -791,10 +804,10 @@ func pcmEncoder(co *presets.AudioCodecOptions) string {
 func planThumbnails(req PlanRequest, o OutputRequest, s *outputSpec, sv *ffmpeg.Stream) error {
 	t := o.Preset.Thumbnails
 	if t == nil {
-		return fmt.Errorf("%w: a thumbnail pattern was given but preset %q makes no thumbnails", ErrBadRequest, o.Preset.Name)
+		return badRequest("a thumbnail pattern was given but preset %q makes no thumbnails", o.Preset.Name)
 	}
 	if !strings.Contains(o.ThumbnailPattern, "{count}") {
-		return fmt.Errorf("%w: thumbnail pattern %q must contain {count}", ErrBadRequest, o.ThumbnailPattern)
+		return badRequest("thumbnail pattern %q must contain {count}", o.ThumbnailPattern)
 	}
 	if err := validKey(strings.NewReplacer("{count}", "c", "{resolution}", "r").Replace(o.ThumbnailPattern)); err != nil {
 		return err
@@ -810,7 +823,7 @@ func planThumbnails(req PlanRequest, o OutputRequest, s *outputSpec, sv *ffmpeg.
 	w, h = displaySize(sv, w, h)
 	layout, err := presets.ThumbnailLayout(t, w, h)
 	if err != nil {
-		return fmt.Errorf("%w: thumbnail sizing: %w", ErrBadRequest, err)
+		return badRequest("thumbnail sizing: %w", err)
 	}
 	interval := 60
 	if t.Interval != "" {
