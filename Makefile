@@ -3,6 +3,7 @@
 #   make test   installs ffmpeg when it is missing, then vets and runs every test
 #   make demo   builds transcoder and runs it on a generated clip in ./demo
 #   make build  builds bin/transcoder
+#   make bench  compares transcoder with bare ffmpeg on the same work
 
 GO       ?= go
 BIN      := bin/transcoder
@@ -43,8 +44,20 @@ test: deps vet
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./presets
 
-demo: build
-	$(BIN) presets list
+## demo: the main job on local files, no services: a generated 10-second clip
+## becomes MP4 renditions with thumbnails, an MP3, and HLS segments.
+DEMO_IN := demo/sample.mp4
+
+demo: deps build
+	@mkdir -p demo
+	@[ -f $(DEMO_IN) ] || ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=1280x720:rate=30:duration=10 \
+		-f lavfi -i sine=frequency=440:sample_rate=48000:duration=10 -c:v libx264 -preset veryfast \
+		-pix_fmt yuv420p -c:a aac -shortest $(DEMO_IN)
+	$(BIN) transcode $(DEMO_IN) -o demo/out --overwrite --thumbnails \
+		-p generic-720p -p generic-480p-16-9 -p audio-mp3-128k
+	$(BIN) transcode $(DEMO_IN) -o demo/out --overwrite --segment-duration 4 \
+		-p hls-1m --key '{{.Base}}/hls/{{.Alias}}'
+	@echo "demo: outputs in demo/out"
 
 clean:
 	rm -rf bin demo

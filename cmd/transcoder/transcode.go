@@ -315,7 +315,9 @@ func (v *progressView) update(p ffmpeg.Progress) {
 		return
 	}
 	eta := "?"
-	if p.ETA > 0 {
+	if p.Done {
+		eta = "0s"
+	} else if p.ETA > 0 {
 		eta = p.ETA.Round(time.Second).String()
 	}
 	if v.bar != nil {
