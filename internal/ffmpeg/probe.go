@@ -115,6 +115,8 @@ func (t Tools) Probe(ctx context.Context, input string) (*ProbeResult, error) {
 		return nil, fmt.Errorf("probe %q: %w", input, err)
 	case fi.IsDir():
 		return nil, fmt.Errorf("probe %q: %w: it is a directory", input, ErrInvalidMedia)
+	case fi.Size() == 0:
+		return nil, fmt.Errorf("probe %q: %w: it is empty", input, ErrInvalidMedia)
 	}
 	// An absolute path can never be mistaken for a URL: "a:b.mp4" would be protocol "a".
 	abs, err := filepath.Abs(input)
@@ -142,7 +144,8 @@ func (t Tools) Probe(ctx context.Context, input string) (*ProbeResult, error) {
 		if ctx.Err() != nil {
 			return nil, ctxError(fmt.Sprintf("probe %q", input), ctx)
 		}
-		tail := stderr.String()
+		// ffprobe prefixes some messages with the path, which the error names already.
+		tail := strings.ReplaceAll(stderr.String(), abs+": ", "")
 		if name, ok := refusedFormat(tail); ok {
 			return nil, fmt.Errorf("probe %q: %w: ffprobe detected %q, which is not one of the allowed media formats",
 				input, ErrFormatNotAllowed, name)

@@ -191,7 +191,7 @@ func TestProbeErrors(t *testing.T) {
 	// A local segment an HLS playlist could point at; without the format allow-list
 	// ffprobe would read it (checked below), so the refusal is what protects us.
 	segment := fixture(fixInterlaced)
-	playlist := "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n" + segment + "\n#EXT-X-ENDLIST\n"
+	playlist := hlsPlaylist(segment)
 
 	tests := []struct {
 		name         string
@@ -217,7 +217,7 @@ func TestProbeErrors(t *testing.T) {
 		},
 		{
 			name: "empty file", path: writeFile(t, "empty.mp4", nil), wantIs: ErrInvalidMedia,
-			wantContains: []string{"empty.mp4", "not a readable media file"},
+			wantContains: []string{"empty.mp4", "not a readable media file: it is empty"},
 		},
 		{
 			name: "no streams", path: writeFile(t, "notracks.mp4", mp4WithoutTracks()), wantIs: ErrInvalidMedia,
@@ -239,6 +239,7 @@ func TestProbeErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Probe succeeded: %+v", res)
 			}
+			t.Logf("error: %v", err)
 			if !errors.Is(err, tt.wantIs) {
 				t.Errorf("error %q does not wrap %v", err, tt.wantIs)
 			}
@@ -260,6 +261,11 @@ func TestProbeErrors(t *testing.T) {
 				"else the refusal tests above prove nothing", out, err)
 		}
 	})
+}
+
+// hlsPlaylist returns an HLS playlist whose one segment is the local file segment.
+func hlsPlaylist(segment string) string {
+	return "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n" + segment + "\n#EXT-X-ENDLIST\n"
 }
 
 func TestProbeCanceled(t *testing.T) {

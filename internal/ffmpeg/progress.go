@@ -13,9 +13,12 @@ type Progress struct {
 	Frame   int64         // video frames written so far
 	FPS     float64       // frames encoded per second of wall time; 0 if unknown
 	Speed   float64       // encoding speed as a multiple of real time; 0 if unknown
-	Percent float64       // 0..100; never decreases during a run; 0 while RunOptions.Duration is unknown
+	Percent float64       // 0..100, never decreasing; without RunOptions.Duration, 0 until a clean end
 	ETA     time.Duration // estimated time to completion; 0 if unknown
-	Done    bool          // ffmpeg reported progress=end: this is the last report
+	// Done means ffmpeg reported progress=end: this is the last report. ffmpeg also
+	// reports the end when it was stopped; Run's error says whether the run succeeded,
+	// and Percent only jumps to 100 at a clean end.
+	Done bool
 }
 
 // progressParser turns ffmpeg's "-progress" output into Progress values. ffmpeg writes

@@ -17,8 +17,11 @@ import (
 
 // Defaults for [RunOptions].
 const (
+	// DefaultStallTimeout is long enough for slow presets at high resolutions, which
+	// still report every half second, and short against a job's lease.
 	DefaultStallTimeout = 2 * time.Minute
-	DefaultGracePeriod  = 5 * time.Second
+	// DefaultGracePeriod is ample for ffmpeg to flush encoders and write an MP4 index.
+	DefaultGracePeriod = 5 * time.Second
 )
 
 // pipeDrainTimeout bounds how long Run waits, after ffmpeg has exited, for its stdout and
@@ -76,7 +79,7 @@ func (e *ExitError) Error() string {
 	case e.Code >= 0:
 		fmt.Fprintf(&b, "ffmpeg exited with status %d", e.Code)
 	case e.state != "":
-		fmt.Fprintf(&b, "ffmpeg was stopped (%s)", e.state)
+		fmt.Fprintf(&b, "ffmpeg was terminated (%s)", e.state)
 	default:
 		b.WriteString("ffmpeg was killed by a signal")
 	}
@@ -100,7 +103,8 @@ func (e *ExitError) Unwrap() error {
 //
 // args is ffmpeg's argument list without the program name and without the global flags
 // that Run adds itself (-nostdin -hide_banner -nostats -loglevel warning -progress
-// pipe:1). Every input in args must be preceded by [InputOptions]. Since ffmpeg cannot
+// pipe:1). Every input in args must be preceded by [InputOptions], and given as an
+// absolute path: ffmpeg reads "a:b.mp4" as a URL of protocol "a". Since ffmpeg cannot
 // ask questions (-nostdin), pass -y or -n to say what to do with existing outputs.
 //
 // When ctx is done Run sends ffmpeg SIGTERM, which makes it finalise its outputs, and
@@ -151,119 +155,20 @@ func (t Tools) Run(ctx context.Context, args []string, opts RunOptions) error {
 		errR.Close()
 		return fmt.Errorf("start ffmpeg: %w", err)
 	}
-	started := time.Now()
 
-	var (
-		stopping     atomic.Bool  // set once Run has begun stopping ffmpeg
-		lastAdvance  atomic.Int64 // time.Since(started) of the last progress that moved
-		stderrTail   = newTailBuffer(stderrTailSize)
-		readers      sync.WaitGroup
-		callbackDone = make(chan struct{})
-	)
+	r := &running{cmd: cmd, waitc: waitc, started: time.Now(), stderr: newTailBuffer(stderrTailSize)}
+	finishReading := r.read(outR, errR, opts)
+	how, waitErr := r.supervise(ctx, stall, grace)
+	finishReading()
 
-	readers.Add(2)
-	go func() {
-		defer readers.Done()
-		defer errR.Close()
-		copyStderr(errR, stderrTail, opts.Stderr)
-	}()
-
-	var mailbox chan Progress // latest undelivered report; nil without OnProgress
-	if opts.OnProgress != nil {
-		mailbox = make(chan Progress, 1)
-		go func() {
-			defer close(callbackDone)
-			for p := range mailbox {
-				opts.OnProgress(p)
-			}
-		}()
-	} else {
-		close(callbackDone)
-	}
-	go func() {
-		defer readers.Done()
-		defer outR.Close()
-		if mailbox != nil {
-			defer close(mailbox)
-		}
-		pp := &progressParser{total: opts.Duration, stopped: stopping.Load}
-		var maxOut time.Duration
-		var maxFrame int64
-		readProgress(outR, pp, func(p Progress) {
-			if p.OutTime > maxOut || p.Frame > maxFrame {
-				maxOut, maxFrame = max(maxOut, p.OutTime), max(maxFrame, p.Frame)
-				lastAdvance.Store(int64(time.Since(started)))
-			}
-			if mailbox != nil {
-				post(mailbox, p)
-			}
-		})
-	}()
-
-	// Supervise until ffmpeg exits.
-	var (
-		waitErr  error
-		canceled bool
-		stalled  bool
-		killc    <-chan time.Time
-		tick     <-chan time.Time
-	)
-	done := ctx.Done()
-	if stall > 0 {
-		ticker := time.NewTicker(min(max(stall/4, 10*time.Millisecond), time.Second))
-		defer ticker.Stop()
-		tick = ticker.C
-	}
-supervise:
-	for {
-		select {
-		case waitErr = <-waitc:
-			break supervise
-		case <-done:
-			done = nil
-			canceled = true
-			stopping.Store(true)
-			// Errors are ignored here and below: the process may be exiting already,
-			// and the grace timer escalates anyway.
-			_ = terminate(cmd.Process)
-			killc = time.After(grace)
-		case <-killc:
-			killc = nil
-			_ = kill(cmd.Process)
-		case <-tick:
-			idle := time.Since(started) - time.Duration(lastAdvance.Load())
-			if idle >= stall && !stopping.Load() {
-				// A hung ffmpeg may be blocked where SIGTERM cannot reach it (opening a
-				// FIFO, a stuck device), and its output is discarded anyway: kill it.
-				stalled = true
-				stopping.Store(true)
-				tick = nil
-				_ = kill(cmd.Process)
-			}
-		}
-	}
-
-	// Let the readers finish what ffmpeg wrote, but do not hang on a pipe that something
-	// else ffmpeg started keeps open: closing our read ends unblocks the readers.
-	drained := make(chan struct{})
-	go func() { readers.Wait(); close(drained) }()
-	select {
-	case <-drained:
-	case <-time.After(pipeDrainTimeout):
-		outR.Close()
-		errR.Close()
-		<-drained
-	}
-	<-callbackDone
-
-	tail := stderrTail.String()
+	tail := r.stderr.String()
 	switch {
-	case stalled:
+	case how == stalled:
 		if s := summarizeStderr(tail); s != "" {
 			return fmt.Errorf("%w: no progress for %s, killed it; its last output: %s", ErrStalled, stall, s)
 		}
 		return fmt.Errorf("%w: no progress for %s, killed it", ErrStalled, stall)
-	case canceled:
+	case how == canceled:
 		return ctxError("ffmpeg stopped", ctx)
 	case waitErr == nil:
 		return nil
@@ -278,6 +183,125 @@ supervise:
 		}
 	}
 	return fmt.Errorf("wait for ffmpeg: %w", waitErr)
+}
+
+// running is the state of one started ffmpeg, shared by Run's goroutines.
+type running struct {
+	cmd         *exec.Cmd
+	waitc       <-chan error // result of cmd.Wait
+	started     time.Time
+	stderr      *tailBuffer
+	stopping    atomic.Bool  // set once Run has begun stopping ffmpeg
+	lastAdvance atomic.Int64 // time.Since(started) when progress last moved
+}
+
+// outcome says how supervise ended a run.
+type outcome int
+
+const (
+	exited   outcome = iota // ffmpeg exited on its own
+	canceled                // the context ended it
+	stalled                 // the watchdog killed it
+)
+
+// read starts the goroutines that drain ffmpeg's stdout (progress) and stderr and that
+// call opts.OnProgress. The returned function, called once ffmpeg has exited, waits
+// for them; after it returns no callback runs any more.
+func (r *running) read(outR, errR *os.File, opts RunOptions) (finish func()) {
+	var readers sync.WaitGroup
+	callbackDone := make(chan struct{})
+
+	readers.Go(func() {
+		defer errR.Close()
+		copyStderr(errR, r.stderr, opts.Stderr)
+	})
+
+	var mailbox chan Progress // latest undelivered report; nil without OnProgress
+	if opts.OnProgress != nil {
+		mailbox = make(chan Progress, 1)
+		go func() {
+			defer close(callbackDone)
+			for p := range mailbox {
+				opts.OnProgress(p)
+			}
+		}()
+	} else {
+		close(callbackDone)
+	}
+
+	readers.Go(func() {
+		defer outR.Close()
+		if mailbox != nil {
+			defer close(mailbox)
+		}
+		pp := &progressParser{total: opts.Duration, stopped: r.stopping.Load}
+		var maxOut time.Duration
+		var maxFrame int64
+		readProgress(outR, pp, func(p Progress) {
+			if p.OutTime > maxOut || p.Frame > maxFrame {
+				maxOut, maxFrame = max(maxOut, p.OutTime), max(maxFrame, p.Frame)
+				r.lastAdvance.Store(int64(time.Since(r.started)))
+			}
+			if mailbox != nil {
+				post(mailbox, p)
+			}
+		})
+	})
+
+	return func() {
+		// Let the readers finish what ffmpeg wrote, but do not hang on a pipe that
+		// something ffmpeg started keeps open: closing our read ends unblocks them.
+		drained := make(chan struct{})
+		go func() { readers.Wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-time.After(pipeDrainTimeout):
+			outR.Close()
+			errR.Close()
+			<-drained
+		}
+		<-callbackDone
+	}
+}
+
+// supervise waits for ffmpeg to exit, stopping it when ctx is done (SIGTERM, then
+// SIGKILL after grace) or when progress has not moved for stall (if positive).
+func (r *running) supervise(ctx context.Context, stall, grace time.Duration) (outcome, error) {
+	how := exited
+	var killc, tick <-chan time.Time
+	done := ctx.Done()
+	if stall > 0 {
+		ticker := time.NewTicker(min(max(stall/4, 10*time.Millisecond), time.Second))
+		defer ticker.Stop()
+		tick = ticker.C
+	}
+	for {
+		select {
+		case err := <-r.waitc:
+			return how, err
+		case <-done:
+			done, tick = nil, nil
+			how = canceled
+			r.stopping.Store(true)
+			// Signal errors are ignored here and below: the process may be exiting
+			// already, and the grace timer escalates anyway.
+			_ = terminate(r.cmd.Process)
+			killc = time.After(grace)
+		case <-killc:
+			killc = nil
+			_ = kill(r.cmd.Process)
+		case <-tick:
+			idle := time.Since(r.started) - time.Duration(r.lastAdvance.Load())
+			if idle >= stall {
+				// A hung ffmpeg may be blocked where SIGTERM cannot reach it (opening a
+				// FIFO, a stuck device), and its output is discarded anyway: kill it.
+				done, tick = nil, nil
+				how = stalled
+				r.stopping.Store(true)
+				_ = kill(r.cmd.Process)
+			}
+		}
+	}
 }
 
 // ctxError wraps ctx.Err(), and the context's cause when it was given one, so both

@@ -62,6 +62,10 @@ func (t *tailBuffer) String() string {
 // which changes on every run and means nothing to a reader.
 var contextAddrRE = regexp.MustCompile(` @ 0x[0-9a-fA-F]+\]`)
 
+// whitelistListRE matches the allow-list that libavformat quotes when it refuses a
+// format; it is long, and we know what it says.
+var whitelistListRE = regexp.MustCompile(`(Format not on whitelist) '[^']*'`)
+
 // noiseLines are stderr lines that ffmpeg prints after the real error and that would
 // otherwise crowd it out of a summary.
 var noiseLines = []string{
@@ -77,7 +81,10 @@ func summarizeStderr(stderr string) string {
 	var picked []string
 	lines := strings.Split(stderr, "\n")
 	for i := len(lines) - 1; i >= 0 && len(picked) < maxLines; i-- {
-		line := strings.TrimSpace(contextAddrRE.ReplaceAllString(lines[i], "]"))
+		line := contextAddrRE.ReplaceAllString(lines[i], "]")
+		line = whitelistListRE.ReplaceAllString(line, "$1")
+		// Go error style: the pieces are joined into one sentence-less line.
+		line = strings.TrimSuffix(strings.TrimSpace(line), ".")
 		if line == "" || isNoise(line) || (len(picked) > 0 && picked[len(picked)-1] == line) {
 			continue
 		}

@@ -59,6 +59,16 @@ func TestSummarizeStderr(t *testing.T) {
 			"two; three; four",
 		},
 		{
+			"allow-list not repeated",
+			"[hls @ 0x55f98b59d240] Format not on whitelist 'mov,matroska'\nx.mp4: Invalid argument\n",
+			"[hls] Format not on whitelist; x.mp4: Invalid argument",
+		},
+		{
+			"trailing full stops dropped",
+			"Unrecognized option 'x'.\nError splitting the argument list: Option not found\n",
+			"Unrecognized option 'x'; Error splitting the argument list: Option not found",
+		},
+		{
 			"demuxer names with commas",
 			"[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55ea01e11280] moov atom not found\n/x/t.mp4: Invalid data found when processing input",
 			"[mov,mp4,m4a,3gp,3g2,mj2] moov atom not found; /x/t.mp4: Invalid data found when processing input",
@@ -99,7 +109,7 @@ func TestExitErrorMessage(t *testing.T) {
 	}{
 		{&ExitError{Code: 1, Stderr: "Unknown encoder 'foo'"}, "ffmpeg exited with status 1: Unknown encoder 'foo'"},
 		{&ExitError{Code: 234}, "ffmpeg exited with status 234"},
-		{&ExitError{Code: -1, state: "signal: killed"}, "ffmpeg was stopped (signal: killed)"},
+		{&ExitError{Code: -1, state: "signal: killed"}, "ffmpeg was terminated (signal: killed)"},
 		{&ExitError{Code: -1}, "ffmpeg was killed by a signal"},
 	}
 	for _, tt := range tests {
