@@ -71,19 +71,11 @@ accepts back; -o json prints Elastic Transcoder's Preset JSON.`,
 		Example: `  transcoder presets show 1351620000001-000010 -o json
   transcoder presets show generic-720p`,
 		Args: cobra.ExactArgs(1),
-		ValidArgsFunction: func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			if len(args) > 0 {
 				return nil, cobra.ShellCompDirectiveNoFileComp
 			}
-			r, err := g.registry()
-			if err != nil {
-				return nil, cobra.ShellCompDirectiveError
-			}
-			var out []string
-			for _, p := range r.List("") {
-				out = append(out, p.Alias()+"\t"+p.Name)
-			}
-			return out, cobra.ShellCompDirectiveNoFileComp
+			return completePresets(g)(cmd, args, toComplete)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(output); err != nil {
