@@ -202,3 +202,12 @@ var (
 	binPath   string
 	buildErr  error
 )
+
+// A file named by --presets can still be validated: it is not checked
+// against itself.
+func TestPresetsValidateLoadedFile(t *testing.T) {
+	const f = "../../testdata/presets/custom.yaml"
+	if _, stderr, err := run(t, "--presets", f, "presets", "validate", f); err != nil {
+		t.Fatalf("validate of a --presets file: %v\n%s", err, stderr)
+	}
+}
