@@ -107,3 +107,6 @@ func Millis(t time.Time) int64 {
 	}
 	return t.UnixMilli()
 }
+
+// nowFunc is time.Now, replaceable in tests of pure logic.
+var nowFunc = time.Now

@@ -2,8 +2,10 @@ package jobs
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -76,7 +78,15 @@ func TranscodeLocal(ctx context.Context, tools Tools, req LocalRequest) (*Job, e
 		return job, err
 	}
 
+	if err := checkTools(tools); err != nil {
+		return fail(err)
+	}
 	if _, err := os.Stat(req.Input); err != nil {
+		// Name the file once: "input x.mp4: no such file or directory".
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
 		return fail(fmt.Errorf("input %s: %w", req.Input, err))
 	}
 	probe, err := tools.Probe(ctx, req.Input)
@@ -85,6 +95,24 @@ func TranscodeLocal(ctx context.Context, tools Tools, req LocalRequest) (*Job, e
 	}
 	job.Input.DetectedProperties = Detected(probe)
 
+	// A job that fails, is cancelled or is a dry run leaves nothing
+	// behind, not even the directories it made to write into (Remove
+	// keeps one if anything else has been put there meanwhile). This runs
+	// after the staging directory's removal below.
+	var made []string // what MkdirAll is about to create, deepest first
+	for d := filepath.Clean(req.OutputDir); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); !errors.Is(err, fs.ErrNotExist) || filepath.Dir(d) == d {
+			break
+		}
+		made = append(made, d)
+	}
+	defer func() {
+		for _, d := range made {
+			if job.Status == StatusComplete || os.Remove(d) != nil {
+				break
+			}
+		}
+	}()
 	if err := os.MkdirAll(req.OutputDir, 0o755); err != nil {
 		return fail(fmt.Errorf("output directory: %w", err))
 	}
@@ -151,11 +179,37 @@ func TranscodeLocal(ctx context.Context, tools Tools, req LocalRequest) (*Job, e
 	return job, nil
 }
 
+// checkTools fails early, with ffmpeg.Locate's install hint, when the
+// binaries of an ffmpeg.Tools are not there. Without it the first probe
+// fails with a bare "no such file or directory", which reads, and is
+// coded (3001), as if the input were missing.
+func checkTools(tools Tools) error {
+	var t ffmpeg.Tools
+	switch v := tools.(type) {
+	case ffmpeg.Tools:
+		t = v
+	case *ffmpeg.Tools:
+		t = *v
+	default:
+		return nil // another implementation (a test double) checks itself
+	}
+	if t.FFmpeg == "" || t.FFprobe == "" {
+		return fmt.Errorf("%w: no ffmpeg or ffprobe path given (use ffmpeg.Locate)", ffmpeg.ErrNotFound)
+	}
+	_, err := ffmpeg.Locate(t.FFmpeg, t.FFprobe)
+	return err
+}
+
 // describeOutput fills an output's measured properties: from ffprobe for
 // a single file; for a segmented output from its playlist (duration), its
 // files (size) and its first segment or init segment (picture).
 func describeOutput(ctx context.Context, p Prober, dir string, po *PlannedOutput, media []string, out *JobOutput) error {
 	abs := func(f string) string { return filepath.Join(dir, filepath.FromSlash(f)) }
+	if po.Request.Preset != nil && po.Request.Preset.Container == "webp" {
+		// ffprobe cannot read it back: ffmpeg 5.1 has no decoder for
+		// animated WebP (and webp is not an allowed input format).
+		return describeWebP(abs(po.Main), out)
+	}
 	target := po.Main
 	if po.Segmented {
 		d, err := playlistDuration(abs(po.Main))
@@ -186,6 +240,46 @@ func describeOutput(ctx context.Context, p Prober, dir string, po *PlannedOutput
 		if v.FrameRate > 0 {
 			out.FrameRate = strconv.FormatFloat(v.FrameRate, 'f', 3, 64)
 		}
+	}
+	return nil
+}
+
+// describeWebP reads an animated WebP's canvas size, frame durations and
+// file size from its RIFF chunks (VP8X, then one ANMF per frame).
+func describeWebP(file string, out *JobOutput) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	if len(data) < 12 || string(data[0:4]) != "RIFF" || string(data[8:12]) != "WEBP" {
+		return errors.New("not a WebP file")
+	}
+	u24 := func(b []byte) int { return int(b[0]) | int(b[1])<<8 | int(b[2])<<16 }
+	var total time.Duration
+	frames := 0
+	for b := data[12:]; len(b) >= 8; {
+		id, n := string(b[0:4]), int(binary.LittleEndian.Uint32(b[4:8]))
+		if n > len(b)-8 {
+			return fmt.Errorf("WebP chunk %q is cut short", id)
+		}
+		body := b[8 : 8+n]
+		switch {
+		case id == "VP8X" && n >= 10:
+			out.Width, out.Height = int64(u24(body[4:])+1), int64(u24(body[7:])+1)
+		case id == "ANMF" && n >= 16:
+			total += time.Duration(u24(body[12:])) * time.Millisecond
+			frames++
+		}
+		b = b[8+n+n%2:] // chunks are padded to even sizes
+	}
+	if out.Width == 0 || frames == 0 {
+		return errors.New("not an animated WebP (no VP8X or ANMF chunk)")
+	}
+	out.FileSize = int64(len(data))
+	out.DurationMillis = total.Milliseconds()
+	out.Duration = int64(total.Round(time.Second) / time.Second)
+	if total > 0 {
+		out.FrameRate = strconv.FormatFloat(float64(frames)/total.Seconds(), 'f', 3, 64)
 	}
 	return nil
 }

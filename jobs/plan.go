@@ -385,22 +385,40 @@ func validKey(key string) error {
 	return nil
 }
 
-func rotation(o OutputRequest, sv *ffmpeg.Stream) (transpose []string, noAutorotate bool, w, h int, err error) {
-	w, h = sv.Width, sv.Height
+// rotation returns the filters that turn the picture as the output asks,
+// and the size of the turned picture.
+//
+// ffmpeg always autorotates: it turns the picture by the input's display
+// rotation and writes the output with an identity display matrix. An
+// explicit Rotate is then reached by turning the rest of the way. The
+// alternative, -noautorotate plus the whole turn, is wrong in ffmpeg 5.1:
+// an encoded stream then inherits the input's display matrix (and
+// "-metadata:s:v rotate=0" cannot reset it when encoding), so players would
+// turn the already turned picture once more.
+func rotation(o OutputRequest, sv *ffmpeg.Stream) (transpose []string, w, h int, err error) {
+	var want int
 	switch o.Rotate {
 	case "", "auto":
 		w, h = sv.DisplaySize()
-		return nil, false, w, h, nil
-	case "0":
-		return nil, true, w, h, nil
-	case "90":
-		return []string{"clock"}, true, h, w, nil
-	case "180":
-		return []string{"hflip", "vflip"}, true, w, h, nil
-	case "270":
-		return []string{"cclock"}, true, h, w, nil
+		return nil, w, h, nil
+	case "0", "90", "180", "270":
+		want, _ = strconv.Atoi(o.Rotate)
+	default:
+		return nil, 0, 0, badRequest("rotate %q: allowed: auto, 0, 90, 180, 270", o.Rotate)
 	}
-	return nil, false, 0, 0, badRequest("rotate %q: allowed: auto, 0, 90, 180, 270", o.Rotate)
+	w, h = sv.Width, sv.Height
+	if want == 90 || want == 270 {
+		w, h = h, w
+	}
+	switch (want - sv.Rotation + 360) % 360 {
+	case 90:
+		transpose = []string{"clock"}
+	case 180:
+		transpose = []string{"hflip", "vflip"}
+	case 270:
+		transpose = []string{"cclock"}
+	}
+	return transpose, w, h, nil
 }
 
 // displaySize returns the size the picture is shown at: stored pixels
@@ -464,7 +482,7 @@ func planVideo(req PlanRequest, o OutputRequest, s *outputSpec, sv *ffmpeg.Strea
 	if !req.Caps.has(enc) {
 		return fmt.Errorf("this ffmpeg has no %s encoder, needed for %s video; install an ffmpeg built with it", enc, v.Codec)
 	}
-	transpose, _, w, h, err := rotation(o, sv)
+	transpose, w, h, err := rotation(o, sv)
 	if err != nil {
 		return err
 	}
@@ -816,7 +834,7 @@ func planThumbnails(req PlanRequest, o OutputRequest, s *outputSpec, sv *ffmpeg.
 		s.planned.Warnings = append(s.planned.Warnings, "the input has no video; no thumbnails were made")
 		return nil
 	}
-	transpose, _, w, h, err := rotation(o, sv)
+	transpose, w, h, err := rotation(o, sv)
 	if err != nil {
 		return err
 	}
@@ -886,17 +904,6 @@ func render(req PlanRequest, specs []*outputSpec) []string {
 		if req.Clip.Duration > 0 {
 			inArgs["t"] = seconds(req.Clip.Duration)
 		}
-	}
-	noAuto := false
-	for _, s := range specs {
-		if s.video != nil || s.thumbs != nil {
-			if _, na, _, _, _ := rotation(s.planned.Request, req.Probe.Video()); na {
-				noAuto = true
-			}
-		}
-	}
-	if noAuto {
-		inArgs["noautorotate"] = ""
 	}
 	in := ffgo.Input(req.Input, inArgs)
 

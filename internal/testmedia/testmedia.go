@@ -44,6 +44,15 @@ var (
 	NoAudio       = Spec{Width: 1280, Height: 720, Rate: 30, Seconds: 2}
 	AudioOnly     = Spec{Seconds: 2, Audio: true, Container: "m4a"}
 	Tiny          = Spec{Width: 320, Height: 240, Rate: 30, Seconds: 1, Audio: true}
+	// Seven is long enough for three 90-frame GOPs at 30 fps (keyframes
+	// at 0, 3 and 6 s) and for several HLS segments.
+	Seven = Spec{Width: 320, Height: 240, Rate: 30, Seconds: 7, Audio: true}
+	// HighRate is above Elastic Transcoder's default MaxFrameRate (30).
+	HighRate = Spec{Width: 320, Height: 240, Rate: 60, Seconds: 1, Audio: true}
+	// InterlacedSD is top-field-first interlaced, for deinterlacing.
+	InterlacedSD = Spec{Width: 320, Height: 240, Rate: 25, Seconds: 1, Interlaced: true}
+	// Long takes an encode several seconds: for cancelling mid-run.
+	Long = Spec{Width: 640, Height: 360, Rate: 30, Seconds: 20, Audio: true}
 )
 
 var mu sync.Mutex
@@ -74,7 +83,11 @@ func Generate(s Spec) (string, error) {
 	if ext == "" {
 		ext = "mp4"
 	}
-	sum := sha256.Sum256([]byte(fmt.Sprint(args)))
+	key := fmt.Sprint(args)
+	if s.Rotate {
+		key += " remux rotate=270"
+	}
+	sum := sha256.Sum256([]byte(key))
 	name := fmt.Sprintf("%dx%d-%s.%s", s.Width, s.Height, hex.EncodeToString(sum[:6]), ext)
 	path := filepath.Join(Dir(), name)
 	mu.Lock()
@@ -91,6 +104,21 @@ func Generate(s Spec) (string, error) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		os.Remove(tmp)
 		return "", fmt.Errorf("generate test clip %s: %v\n%s", name, err, out)
+	}
+	if s.Rotate {
+		// ffmpeg 5.1 has no -display_rotation, and its "rotate" tag sets
+		// the display matrix only when the stream is copied, not when it
+		// is encoded (see internal/ffmpeg's rotation tests): remux.
+		rotated := tmp + ".rotated." + ext
+		cmd := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-y", "-i", tmp, "-map", "0", "-c", "copy",
+			"-metadata:s:v:0", "rotate=270", "-movflags", "+faststart", rotated)
+		out, err := cmd.CombinedOutput()
+		os.Remove(tmp)
+		if err != nil {
+			os.Remove(rotated)
+			return "", fmt.Errorf("generate test clip %s: rotate: %v\n%s", name, err, out)
+		}
+		tmp = rotated
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return "", err
@@ -115,11 +143,6 @@ func (s Spec) args() []string {
 		a = append(a, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", strconv.Itoa(rate))
 		if s.Interlaced {
 			a = append(a, "-flags", "+ildct+ilme", "-x264opts", "tff=1")
-		}
-		if s.Rotate {
-			// ffmpeg 5.1 has no -display_rotation; the "rotate" tag sets the
-			// display matrix (see internal/ffmpeg's rotation tests).
-			a = append(a, "-metadata:s:v:0", "rotate=270")
 		}
 	}
 	if s.Audio {
