@@ -482,11 +482,10 @@ func planVideo(req PlanRequest, o OutputRequest, s *outputSpec, sv *ffmpeg.Strea
 	if !req.Caps.has(enc) {
 		return fmt.Errorf("this ffmpeg has no %s encoder, needed for %s video; install an ffmpeg built with it", enc, v.Codec)
 	}
-	transpose, w, h, err := rotation(o, sv)
+	transpose, w, h, err := sourceSize(o, sv)
 	if err != nil {
 		return err
 	}
-	w, h = displaySize(sv, w, h)
 	layout, err := presets.VideoLayout(v, w, h)
 	if err != nil {
 		return badRequest("sizing: %w", err)
@@ -502,14 +501,7 @@ func planVideo(req PlanRequest, o OutputRequest, s *outputSpec, sv *ffmpeg.Strea
 	if sv.Interlaced && !interlacedOut {
 		vs.add("yadif", "") // Progressive output from an interlaced source.
 	}
-	for _, t := range transpose {
-		switch t {
-		case "clock", "cclock":
-			vs.add("transpose", t)
-		default:
-			vs.add(t, "")
-		}
-	}
+	vs.addTurn(transpose)
 	if r := outputRate(v, sv.FrameRate); r != "" {
 		vs.add("fps", r)
 	}
@@ -519,17 +511,7 @@ func planVideo(req PlanRequest, o OutputRequest, s *outputSpec, sv *ffmpeg.Strea
 		s.opts["colorspace"] = map[string]string{"in_color_matrix=bt709:out_color_matrix=bt601": "smpte170m", "in_color_matrix=bt601:out_color_matrix=bt709": "bt709"}[m]
 	}
 	vs.add("scale", scale)
-	if layout.Crop {
-		vs.add("crop", fmt.Sprintf("%d:%d:%d:%d", layout.CropW, layout.CropH, layout.CropX, layout.CropY))
-	}
-	if layout.Pad {
-		vs.add("pad", fmt.Sprintf("%d:%d:%d:%d:black", layout.Width, layout.Height, layout.PadX, layout.PadY))
-	}
-	if layout.DAR != "" {
-		vs.add("setdar", strings.Replace(layout.DAR, ":", "/", 1))
-	} else {
-		vs.add("setsar", "1")
-	}
+	vs.addFrame(layout)
 	if interlacedOut {
 		field := "tff"
 		if co.InterlacedMode == "BottomFirst" || (co.InterlacedMode == "Auto" && sv.FieldOrder == "bb") {
@@ -563,6 +545,44 @@ func planVideo(req PlanRequest, o OutputRequest, s *outputSpec, sv *ffmpeg.Strea
 }
 
 func (v *videoSpec) add(name, args string) { v.filters = append(v.filters, [2]string{name, args}) }
+
+// addTurn adds the filters that turn the picture as rotation decided.
+func (v *videoSpec) addTurn(transpose []string) {
+	for _, t := range transpose {
+		if t == "clock" || t == "cclock" {
+			v.add("transpose", t)
+		} else {
+			v.add(t, "")
+		}
+	}
+}
+
+// addFrame adds what follows scaling in a layout: crop, pad, and the
+// pixel or display aspect ratio the output records.
+func (v *videoSpec) addFrame(l presets.Layout) {
+	if l.Crop {
+		v.add("crop", fmt.Sprintf("%d:%d:%d:%d", l.CropW, l.CropH, l.CropX, l.CropY))
+	}
+	if l.Pad {
+		v.add("pad", fmt.Sprintf("%d:%d:%d:%d:black", l.Width, l.Height, l.PadX, l.PadY))
+	}
+	if l.DAR != "" {
+		v.add("setdar", strings.Replace(l.DAR, ":", "/", 1))
+	} else {
+		v.add("setsar", "1")
+	}
+}
+
+// sourceSize is the picture the sizing policies work on: turned as the
+// output asks, with non-square pixels widened to their display size.
+func sourceSize(o OutputRequest, sv *ffmpeg.Stream) (transpose []string, w, h int, err error) {
+	transpose, w, h, err = rotation(o, sv)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	w, h = displaySize(sv, w, h)
+	return transpose, w, h, nil
+}
 
 func (c Capabilities) has(enc string) bool {
 	if c.Encoders == nil {
@@ -834,11 +854,10 @@ func planThumbnails(req PlanRequest, o OutputRequest, s *outputSpec, sv *ffmpeg.
 		s.planned.Warnings = append(s.planned.Warnings, "the input has no video; no thumbnails were made")
 		return nil
 	}
-	transpose, w, h, err := rotation(o, sv)
+	transpose, w, h, err := sourceSize(o, sv)
 	if err != nil {
 		return err
 	}
-	w, h = displaySize(sv, w, h)
 	layout, err := presets.ThumbnailLayout(t, w, h)
 	if err != nil {
 		return badRequest("thumbnail sizing: %w", err)
@@ -851,24 +870,12 @@ func planThumbnails(req PlanRequest, o OutputRequest, s *outputSpec, sv *ffmpeg.
 	if sv.Interlaced {
 		vs.add("yadif", "")
 	}
-	for _, tr := range transpose {
-		if tr == "clock" || tr == "cclock" {
-			vs.add("transpose", tr)
-		} else {
-			vs.add(tr, "")
-		}
-	}
+	vs.addTurn(transpose)
 	// The first frame, then one every interval: unlike fps=1/N, this also
 	// gives a thumbnail for inputs shorter than the interval.
 	vs.add("select", fmt.Sprintf("isnan(prev_selected_t)+gte(t-prev_selected_t,%d)", interval))
 	vs.add("scale", fmt.Sprintf("%d:%d", layout.ScaleW, layout.ScaleH))
-	if layout.Crop {
-		vs.add("crop", fmt.Sprintf("%d:%d:%d:%d", layout.CropW, layout.CropH, layout.CropX, layout.CropY))
-	}
-	if layout.Pad {
-		vs.add("pad", fmt.Sprintf("%d:%d:%d:%d:black", layout.Width, layout.Height, layout.PadX, layout.PadY))
-	}
-	vs.add("setsar", "1")
+	vs.addFrame(layout)
 	format := t.Format
 	if format == "" {
 		format = "png"
