@@ -13,7 +13,7 @@ FUZZTIME ?= 15s
 # Run apt-get directly as root, through sudo otherwise.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test vet fuzz deps ffmpeg demo clean
+.PHONY: all build test vet fuzz deps ffmpeg minio demo bench clean
 
 all: build
 
@@ -21,7 +21,22 @@ build:
 	$(GO) build -o $(BIN) ./cmd/transcoder
 
 ## deps: everything the tests need from outside Go.
-deps: ffmpeg
+deps: ffmpeg minio
+
+# MinIO for the S3 tests: a pinned version, built once and cached in GOBIN (else the
+# first GOPATH entry's bin), where the tests look for it.
+MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
+MINIO_BIN     := $(or $(shell $(GO) env GOBIN),$(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin)/minio
+
+minio:
+	@if command -v minio >/dev/null 2>&1; then \
+		echo "minio: $$(command -v minio)"; \
+	elif [ -x "$(MINIO_BIN)" ]; then \
+		echo "minio: $(MINIO_BIN)"; \
+	else \
+		echo "minio not found: building $(MINIO_VERSION) with go install (about four minutes on two cores)"; \
+		CGO_ENABLED=0 $(GO) install github.com/minio/minio@$(MINIO_VERSION); \
+	fi
 
 ffmpeg:
 	@if command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1; then \
@@ -48,7 +63,7 @@ fuzz:
 ## becomes MP4 renditions with thumbnails, an MP3, and HLS segments.
 DEMO_IN := demo/sample.mp4
 
-demo: deps build
+demo: ffmpeg build
 	@mkdir -p demo
 	@[ -f $(DEMO_IN) ] || ffmpeg -nostdin -v error -f lavfi -i testsrc2=size=1280x720:rate=30:duration=10 \
 		-f lavfi -i sine=frequency=440:sample_rate=48000:duration=10 -c:v libx264 -preset veryfast \

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/transcoder/transcoder/internal/ffmpeg"
+	"github.com/transcoder/transcoder/internal/storage"
 )
 
 // Prober reads an input's properties; ffmpeg.Tools satisfies it.
@@ -336,15 +337,22 @@ func Detected(p *ffmpeg.ProbeResult) *DetectedProperties {
 }
 
 // StatusDetail renders an error as Elastic Transcoder's StatusDetail:
-// "CODE MESSAGE", with its numeric codes (3002 output exists, 3001 input
-// missing, 4000 bad input, 9000 internal).
+// "CODE MESSAGE", with its numeric codes (3001 input missing, 3002 output
+// exists, 3003 access denied, 3005 no such bucket, 3000 other storage
+// trouble, 4000 bad input, 9000 internal).
 func StatusDetail(err error) string {
 	code := 9000
 	switch {
 	case errors.Is(err, ErrOutputExists):
 		code = 3002
-	case errors.Is(err, os.ErrNotExist):
+	case errors.Is(err, os.ErrNotExist), errors.Is(err, storage.ErrNotFound):
 		code = 3001
+	case errors.Is(err, storage.ErrAccessDenied):
+		code = 3003
+	case errors.Is(err, storage.ErrNoSuchBucket):
+		code = 3005
+	case errors.Is(err, storage.ErrUnavailable), errors.Is(err, storage.ErrInvalidKey):
+		code = 3000
 	case errors.Is(err, ErrBadRequest), errors.Is(err, ffmpeg.ErrInvalidMedia), errors.Is(err, ffmpeg.ErrFormatNotAllowed):
 		code = 4000
 	case errors.Is(err, context.Canceled):

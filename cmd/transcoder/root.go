@@ -13,6 +13,7 @@ import (
 // globalOptions are the flags every command shares.
 type globalOptions struct {
 	presetPaths []string
+	configPath  string
 }
 
 func newRootCmd() *cobra.Command {
@@ -30,6 +31,8 @@ in YAML; see 'transcoder presets --help'.`,
 	}
 	root.PersistentFlags().StringArrayVar(&g.presetPaths, "presets", splitList(os.Getenv("TRANSCODER_PRESETS")),
 		"a YAML file or directory of user presets (repeatable; env TRANSCODER_PRESETS, a "+string(filepath.ListSeparator)+"-separated list)")
+	root.PersistentFlags().StringVarP(&g.configPath, "config", "c", os.Getenv("TRANSCODER_CONFIG"),
+		"transcoder.yaml; its stores section names the S3 stores NAME:// locations use (env TRANSCODER_CONFIG)")
 	root.AddCommand(newVersionCmd(), newPresetsCmd(g), newTranscodeCmd(g))
 	return root
 }

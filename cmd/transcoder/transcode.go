@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/transcoder/transcoder/internal/ffmpeg"
+	"github.com/transcoder/transcoder/internal/storage"
 	"github.com/transcoder/transcoder/jobs"
 	"github.com/transcoder/transcoder/presets"
 )
@@ -41,7 +42,7 @@ type transcodeOptions struct {
 func newTranscodeCmd(g *globalOptions) *cobra.Command {
 	o := &transcodeOptions{}
 	cmd := &cobra.Command{
-		Use:   "transcode INPUT -p PRESET [-p PRESET...] -o DIR",
+		Use:   "transcode INPUT -p PRESET [-p PRESET...] -o DIR|URL",
 		Short: "Transcode one file with one or more presets",
 		Long: `Transcode one file into one output per preset, with one ffmpeg process that
 decodes the input once (or one process per output with --isolate).
@@ -51,6 +52,13 @@ place only when ffmpeg has finished, so an interrupted run (Ctrl-C) leaves
 nothing behind. An output that already exists is refused (Elastic
 Transcoder's error 3002) unless --overwrite is given.
 
+INPUT and the output may be local paths or bucket URLs: s3://bucket/key uses
+the default store (the store named "default" in --config, else the AWS_*
+variables: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,
+AWS_ENDPOINT_URL_S3), NAME://bucket/key the store NAME of --config. A remote
+input is downloaded first; remote outputs are uploaded when encoded and checked,
+segments before playlists.
+
 Output keys are Go templates over .Base (input name without extension), .Dir,
 .InputExt, .Ext (the output's extension), .Alias, .PresetID and .Index.
 Segmented outputs (--segment-duration with a ts or fmp4 preset) write
@@ -58,7 +66,8 @@ KEY.m3u8 and KEY00000.ts, as Elastic Transcoder did.`,
 		Example: `  transcoder transcode movie.mov -p generic-720p -o out/
   transcoder transcode movie.mov -p 1351620000001-000010 -p audio-mp3-128k -o out/ --thumbnails
   transcoder transcode movie.mov -p hls-2m --segment-duration 6 -o out/ --key '{{.Base}}/hls-2m'
-  transcoder transcode movie.mov -p generic-480p-16-9 --start 10 --duration 30 -o out/ --json`,
+  transcoder transcode movie.mov -p generic-480p-16-9 --start 10 --duration 30 -o out/ --json
+  transcoder transcode s3://uploads/movie.mov -p generic-720p -o s3://renditions/movies/`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runTranscode(cmd, g, o, args[0])
@@ -66,7 +75,7 @@ KEY.m3u8 and KEY00000.ts, as Elastic Transcoder did.`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.presets, "preset", "p", nil, "preset ID, alias or name (repeatable; a ladder preset adds one output per rung)")
-	f.StringVarP(&o.outputDir, "output", "o", "", "directory to write outputs into (required)")
+	f.StringVarP(&o.outputDir, "output", "o", "", "directory or bucket URL to write outputs into (required)")
 	f.StringVar(&o.keyTemplate, "key", jobs.DefaultKeyTemplate, "output key template")
 	f.BoolVar(&o.thumbnails, "thumbnails", false, "also write the presets' thumbnails, named "+jobs.DefaultThumbnailTemplate)
 	f.StringVar(&o.thumbnailPattern, "thumbnail-pattern", "", "thumbnail key template with {count} (and optionally {resolution}); implies --thumbnails")
@@ -113,6 +122,10 @@ func runTranscode(cmd *cobra.Command, g *globalOptions, o *transcodeOptions, inp
 	if err != nil {
 		return err
 	}
+	stores, err := loadStores(g.configPath)
+	if err != nil {
+		return err
+	}
 
 	stderr := cmd.ErrOrStderr()
 	progress := newProgressView(stderr, o.json)
@@ -129,7 +142,7 @@ func runTranscode(cmd *cobra.Command, g *globalOptions, o *transcodeOptions, inp
 			return false
 		}
 	}
-	job, err := jobs.TranscodeLocal(ctx, tools, req)
+	job, err := jobs.Transcode(ctx, tools, stores, jobs.TranscodeRequest{LocalRequest: req, InputURL: input, OutputURL: o.outputDir})
 	progress.finish(err == nil)
 	if o.dryRun && err == nil {
 		return nil
@@ -172,7 +185,7 @@ func outputRequests(reg *presets.Registry, o *transcodeOptions, input string) ([
 		}
 		for _, r := range rungs {
 			segmented := o.segmentDuration != "" && (r.Container == "ts" || r.Container == "fmp4")
-			d := jobs.NewKeyData(filepath.ToSlash(input), r, segmented)
+			d := jobs.NewKeyData(inputKey(input), r, segmented)
 			d.Index = len(out) + 1
 			key, err := jobs.ExpandKey(o.keyTemplate, d)
 			if err != nil {
@@ -195,6 +208,17 @@ func outputRequests(reg *presets.Registry, o *transcodeOptions, input string) ([
 		}
 	}
 	return out, nil
+}
+
+// inputKey is the input's key for key templates: the path of a local file,
+// the key inside the bucket of a URL.
+func inputKey(input string) string {
+	if strings.Contains(input, "://") {
+		if loc, err := storage.ParseURL(input); err == nil && loc.Store != storage.StoreFile {
+			return loc.Prefix
+		}
+	}
+	return filepath.ToSlash(input)
 }
 
 // parseClip reads Elastic Transcoder's TimeSpan forms: seconds with up to
@@ -256,9 +280,16 @@ func printOutputs(w io.Writer, dir string, job *jobs.Job) error {
 		if o.SegmentDuration != "" {
 			key += ".m3u8"
 		}
-		rows = append(rows, []string{filepath.Join(dir, key), size, fmt.Sprintf("%.3fs", float64(o.DurationMillis)/1000), humanBytes(o.FileSize), rate})
+		rows = append(rows, []string{joinLocation(dir, key), size, fmt.Sprintf("%.3fs", float64(o.DurationMillis)/1000), humanBytes(o.FileSize), rate})
 	}
 	return writeTable(w, []string{"OUTPUT", "SIZE", "DURATION", "FILE SIZE", "BITRATE"}, rows)
+}
+
+func joinLocation(dir, key string) string {
+	if strings.Contains(dir, "://") {
+		return strings.TrimSuffix(dir, "/") + "/" + key
+	}
+	return filepath.Join(dir, key)
 }
 
 func humanBytes(n int64) string {
