@@ -19,7 +19,7 @@ import (
 // minioStores starts a MinIO for the test and returns stores that know it
 // as "minio", with an input bucket holding the clip at clips/in.mp4 and an
 // empty output bucket.
-func minioStores(t *testing.T, clip string) (stores *storage.Stores, in, out string) {
+func minioStores(t testing.TB, clip string) (stores *storage.Stores, in, out string) {
 	t.Helper()
 	srv := miniotest.Start(t)
 	stores, err := storage.NewStores(map[string]storage.StoreConfig{
