@@ -13,7 +13,7 @@ FUZZTIME ?= 15s
 # Run apt-get directly as root, through sudo otherwise.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test vet fuzz deps ffmpeg minio demo bench clean
+.PHONY: all build test vet fuzz deps ffmpeg minio demo bench bench-upload clean
 
 all: build
 
@@ -73,6 +73,14 @@ demo: ffmpeg build
 	$(BIN) transcode $(DEMO_IN) -o demo/out --overwrite --segment-duration 4 \
 		-p hls-1m --key '{{.Base}}/hls/{{.Alias}}'
 	@echo "demo: outputs in demo/out"
+
+## bench: benchmarks against bare ffmpeg and local files, printing ratios (a few minutes on two
+## cores); see docs/benchmarks.md. The 1 GiB upload to MinIO: make bench-upload.
+bench: deps
+	$(GO) test -run='^$$' -bench=. -benchtime=3x -timeout=30m ./jobs
+
+bench-upload: deps
+	$(GO) test -run='^$$' -bench=PutMinIO -benchtime=2x -timeout=30m ./internal/storage
 
 clean:
 	rm -rf bin demo

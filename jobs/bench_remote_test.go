@@ -83,7 +83,7 @@ func BenchmarkInputMode(b *testing.B) {
 			dlArgv[i] = localCopy
 		}
 	}
-	probe := func(target string, extra ...string) {
+	probe := func(b *testing.B, target string, extra ...string) {
 		args := append([]string{"-v", "error", "-show_format", "-show_streams", "-of", "json"}, extra...)
 		bareRun(b, tools.FFprobe, append(args, target))
 	}
@@ -101,11 +101,11 @@ func BenchmarkInputMode(b *testing.B) {
 		}
 		rc.Close()
 		f.Close()
-		probe(localCopy)
+		probe(b, localCopy)
 		bareRun(b, tools.FFmpeg, dlArgv)
 	}}
 	stream := &side{name: "stream", reset: removeAll(stDir, true), run: func(b *testing.B) {
-		probe(url, "-protocol_whitelist", "http,https,tcp,tls")
+		probe(b, url, "-protocol_whitelist", "http,https,tcp,tls")
 		bareRun(b, tools.FFmpeg, streamArgv)
 	}}
 	b.Run("interleaved", func(b *testing.B) {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/transcoder/transcoder/internal/ffmpeg"
@@ -155,19 +156,28 @@ func TranscodeLocal(ctx context.Context, tools Tools, req LocalRequest) (*Job, e
 	// Everything encoded: check each output before anything is published,
 	// then publish each, media before playlists.
 	files := make([][]string, len(plan.Outputs))
+	// The outputs are read back at the same time: each check is an ffprobe
+	// process whose start-up, not its work, is most of its cost.
+	errs := make([]error, len(plan.Outputs))
+	var wg sync.WaitGroup
 	for i := range plan.Outputs {
-		po := &plan.Outputs[i]
-		media, thumbs, err := po.Collect(staging)
+		wg.Go(func() {
+			po := &plan.Outputs[i]
+			media, thumbs, err := po.Collect(staging)
+			if err == nil {
+				err = describeOutput(ctx, tools, staging, po, media, job.Outputs[i])
+			}
+			if err == nil {
+				err = checkDuration(req.Input, po, job.Outputs[i], plan.Duration)
+			}
+			files[i], errs[i] = append(thumbs, media...), err
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
 			return fail(err)
 		}
-		if err := describeOutput(ctx, tools, staging, po, media, job.Outputs[i]); err != nil {
-			return fail(err)
-		}
-		if err := checkDuration(req.Input, po, job.Outputs[i], plan.Duration); err != nil {
-			return fail(err)
-		}
-		files[i] = append(thumbs, media...)
 	}
 	for i := range plan.Outputs {
 		if err := PublishLocal(staging, req.OutputDir, files[i]); err != nil {
