@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"time"
@@ -33,8 +35,10 @@ type ExecOptions struct {
 // under the plan's Dir; on error nothing there should be trusted.
 func Execute(ctx context.Context, r Runner, plan *Plan, opts ExecOptions) error {
 	for _, o := range plan.Outputs {
+		// ffmpeg creates no directories. Files() are patterns; the part
+		// before the first pattern character is a literal path.
 		for _, f := range o.Files() {
-			if err := os.MkdirAll(filepath.Dir(filepath.Join(planDir(plan), f)), 0o755); err != nil {
+			if err := os.MkdirAll(filepath.Join(planDir(plan), filepath.FromSlash(path.Dir(literalPrefix(f)))), 0o755); err != nil {
 				return fmt.Errorf("prepare output directory: %w", err)
 			}
 		}
@@ -72,20 +76,11 @@ func planDir(p *Plan) string { return p.Dir }
 // be published so that nothing visible points at a missing file.
 func (o *PlannedOutput) Collect(dir string) (media []string, thumbs []string, err error) {
 	glob := func(pattern string) ([]string, error) {
-		m, err := filepath.Glob(filepath.Join(dir, filepath.FromSlash(pattern)))
-		if err != nil {
-			return nil, err
-		}
-		out := make([]string, 0, len(m))
-		for _, f := range m {
-			rel, err := filepath.Rel(dir, f)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, filepath.ToSlash(rel))
-		}
-		slices.Sort(out)
-		return out, nil
+		// Relative to dir, so that the directory's own name is never read
+		// as a pattern.
+		m, err := fs.Glob(os.DirFS(dir), pattern)
+		slices.Sort(m)
+		return m, err
 	}
 	if o.InitSegment != "" {
 		media = append(media, o.InitSegment)
@@ -119,12 +114,12 @@ func (o *PlannedOutput) Collect(dir string) (media []string, thumbs []string, er
 // would write is already in dir.
 func (o *PlannedOutput) CheckNotExists(dir string) error {
 	for _, pattern := range o.Files() {
-		m, err := filepath.Glob(filepath.Join(dir, filepath.FromSlash(pattern)))
+		m, err := fs.Glob(os.DirFS(dir), pattern)
 		if err != nil {
 			return err
 		}
 		if len(m) > 0 {
-			return fmt.Errorf("%w: %s (use --overwrite to replace it)", ErrOutputExists, m[0])
+			return fmt.Errorf("%w: %s (use --overwrite to replace it)", ErrOutputExists, filepath.Join(dir, filepath.FromSlash(m[0])))
 		}
 	}
 	return nil

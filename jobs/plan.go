@@ -101,20 +101,54 @@ type PlannedOutput struct {
 	Warnings      []string
 }
 
-// Files lists every file name pattern (globs) the output may write, for
-// clean-up and collection.
+// Files lists every file the output may write, as path.Match patterns
+// (slash-separated, relative, with the characters of keys escaped), for
+// checks and collection.
 func (o *PlannedOutput) Files() []string {
-	f := []string{o.Main}
+	f := []string{globEscape(o.Main)}
 	if o.SegmentPattern != "" {
 		f = append(f, o.SegmentPattern)
 	}
 	if o.InitSegment != "" {
-		f = append(f, o.InitSegment)
+		f = append(f, globEscape(o.InitSegment))
 	}
 	if o.ThumbnailGlob != "" {
 		f = append(f, o.ThumbnailGlob)
 	}
 	return f
+}
+
+// globEscape quotes the characters path.Match and fs.Glob treat as
+// pattern syntax, so that a key like "Movie [1080p]" is matched literally.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// literalPrefix returns the part of a pattern before its first unescaped
+// pattern character, unescaped: what a listing by prefix can start from.
+func literalPrefix(pattern string) string {
+	var b strings.Builder
+	for i := 0; i < len(pattern); i++ {
+		switch c := pattern[i]; c {
+		case '\\':
+			if i+1 < len(pattern) {
+				i++
+				b.WriteByte(pattern[i])
+			}
+		case '*', '?', '[':
+			return b.String()
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // ErrBadRequest is matched (errors.Is) by errors that come from the
@@ -133,6 +167,9 @@ func (e *requestError) Is(target error) bool { return target == ErrBadRequest }
 func badRequest(format string, args ...any) error {
 	return &requestError{fmt.Errorf(format, args...)}
 }
+
+// digits5 matches the five-digit counter of segments and thumbnails.
+const digits5 = "[0-9][0-9][0-9][0-9][0-9]"
 
 // Extension returns the file extension (with the dot) of a container.
 func Extension(container string) string {
@@ -342,7 +379,7 @@ func planOutput(req PlanRequest, o OutputRequest) (*outputSpec, error) {
 			// ffmpeg resolves the init name against the playlist's directory.
 			s.opts["hls_fmp4_init_filename"] = path.Base(s.planned.InitSegment)
 		}
-		s.planned.SegmentPattern = o.Key + "[0-9][0-9][0-9][0-9][0-9]" + ext
+		s.planned.SegmentPattern = globEscape(o.Key) + digits5 + ext
 		s.opts["hls_segment_filename"] = path.Join(req.Dir, o.Key+"%05d"+ext)
 	default:
 		s.planned.Main = o.Key
@@ -884,7 +921,8 @@ func planThumbnails(req PlanRequest, o OutputRequest, s *outputSpec, sv *ffmpeg.
 	pattern := strings.ReplaceAll(o.ThumbnailPattern, "{resolution}", res)
 	s.thumbs = vs
 	s.thumbOut = path.Join(req.Dir, strings.Replace(pattern, "{count}", "%05d", 1)+"."+format)
-	s.planned.ThumbnailGlob = strings.Replace(pattern, "{count}", "[0-9][0-9][0-9][0-9][0-9]", 1) + "." + format
+	before, after, _ := strings.Cut(pattern, "{count}")
+	s.planned.ThumbnailGlob = globEscape(before) + digits5 + globEscape(after+"."+format)
 	s.thumbOpt = ffgo.KwArgs{"f": "image2", "start_number": "1", "an": "", "sn": "", "map_metadata": "-1", "fps_mode": "vfr"}
 	if format == "jpg" {
 		s.thumbOpt["c:v"] = "mjpeg"

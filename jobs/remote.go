@@ -148,12 +148,7 @@ func download(ctx context.Context, stores BucketOpener, raw, dir string) (string
 func checkBucketFree(ctx context.Context, b storage.Bucket, p *Plan) error {
 	for _, o := range p.Outputs {
 		for _, pattern := range o.Files() {
-			// The literal part before any glob character is a listing prefix.
-			prefix := pattern
-			if i := strings.IndexAny(pattern, "*?["); i >= 0 {
-				prefix = pattern[:i]
-			}
-			for info, err := range b.List(ctx, prefix) {
+			for info, err := range b.List(ctx, literalPrefix(pattern)) {
 				if err != nil {
 					return fmt.Errorf("check outputs in %s: %w", b, err)
 				}
