@@ -96,6 +96,16 @@ func TranscodeLocal(ctx context.Context, tools Tools, req LocalRequest) (*Job, e
 		return fail(err)
 	}
 	job.Input.DetectedProperties = Detected(probe)
+	if kept := DropRungsAboveSource(req.Outputs, probe); len(kept) < len(req.Outputs) {
+		req.Outputs = kept
+		job.Outputs = job.Outputs[:0]
+		for i, o := range kept {
+			job.Outputs = append(job.Outputs, &JobOutput{
+				ID: strconv.Itoa(i + 1), Key: o.Key, PresetID: o.Preset.ID, ThumbnailPattern: o.ThumbnailPattern,
+				Rotate: o.Rotate, SegmentDuration: o.SegmentDuration, Status: StatusSubmitted,
+			})
+		}
+	}
 
 	// A job that fails, is cancelled or is a dry run leaves nothing
 	// behind, not even the directories it made to write into (Remove

@@ -43,6 +43,57 @@ type OutputRequest struct {
 	// empty), or 0, 90, 180, 270 degrees clockwise relative to the stored
 	// picture, ignoring its metadata.
 	Rotate string
+	// Rung marks an output that is one rung of a ladder preset: it is
+	// dropped when it is larger than the source (DropRungsAboveSource).
+	Rung bool
+}
+
+// DropRungsAboveSource removes the ladder rungs whose size box is larger
+// than the source picture in both dimensions: they would only repeat a
+// smaller rung at a higher bit rate, since sizing never upscales. Boxes
+// are compared in the source's orientation, so a portrait source keeps
+// the rungs its height allows. The smallest video rung of a ladder is
+// always kept, and outputs that are not rungs are never dropped.
+func DropRungsAboveSource(outs []OutputRequest, probe *ffmpeg.ProbeResult) []OutputRequest {
+	sv := probe.Video()
+	if sv == nil {
+		return outs
+	}
+	w, h := sv.DisplaySize()
+	w, h = displaySize(sv, w, h)
+	above := func(o OutputRequest) bool {
+		v := o.Preset.Video
+		if !o.Rung || v == nil {
+			return false
+		}
+		bw, bh := atoiOr(v.MaxWidth, 1920), atoiOr(v.MaxHeight, 1080)
+		if (h > w) != (bh > bw) { // a portrait source turns the box
+			bw, bh = bh, bw
+		}
+		return bw > w && bh > h
+	}
+	smallest := -1
+	for i, o := range outs {
+		if o.Rung && o.Preset.Video != nil && (smallest < 0 ||
+			atoiOr(o.Preset.Video.MaxWidth, 1920)*atoiOr(o.Preset.Video.MaxHeight, 1080) <
+				atoiOr(outs[smallest].Preset.Video.MaxWidth, 1920)*atoiOr(outs[smallest].Preset.Video.MaxHeight, 1080)) {
+			smallest = i
+		}
+	}
+	var kept []OutputRequest
+	for i, o := range outs {
+		if i == smallest || !above(o) {
+			kept = append(kept, o)
+		}
+	}
+	return kept
+}
+
+func atoiOr(s string, def int) int {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
+	}
+	return def
 }
 
 // Capabilities says which encoders the local ffmpeg has, so that a plan

@@ -191,7 +191,7 @@ func outputRequests(reg *presets.Registry, o *transcodeOptions, input string) ([
 			if err != nil {
 				return nil, err
 			}
-			req := jobs.OutputRequest{Key: key, Preset: r, Rotate: o.rotate}
+			req := jobs.OutputRequest{Key: key, Preset: r, Rotate: o.rotate, Rung: p.IsLadder()}
 			if segmented {
 				req.SegmentDuration = o.segmentDuration
 			}
