@@ -31,6 +31,7 @@ type LookupError struct {
 	Err        error    // ErrNotFound or ErrAmbiguous
 }
 
+// Error says what was looked up and lists the candidates.
 func (e *LookupError) Error() string {
 	switch {
 	case errors.Is(e.Err, ErrAmbiguous):
@@ -42,6 +43,7 @@ func (e *LookupError) Error() string {
 	}
 }
 
+// Unwrap returns ErrNotFound or ErrAmbiguous.
 func (e *LookupError) Unwrap() error { return e.Err }
 
 // Registry holds presets and finds them by ID, alias or name. A new

@@ -19,7 +19,9 @@ func closest(s string, candidates []string, n int) []string {
 	for _, c := range candidates {
 		lc := strings.ToLower(c)
 		d := levenshtein(s, lc)
-		if len(s) >= 3 && (strings.Contains(lc, s) || strings.Contains(s, lc)) {
+		// A candidate containing s, or contained in it, is near, unless it
+		// is so short that it is inside many words ("id" in "vidoe").
+		if len(s) >= 3 && len(lc) >= 3 && (strings.Contains(lc, s) || strings.Contains(s, lc)) {
 			d = min(d, 1)
 		}
 		if d <= max(2, len(s)/3) {

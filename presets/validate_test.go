@@ -137,6 +137,7 @@ func TestValidateRules(t *testing.T) {
 
 		// The shape of the file.
 		{"unknown field", "name: t\ncontainer: mp4\nvideo:\n  codec: H.264\n  bitrate: 2400\n", 5, `video.bitrate: unknown field; allowed: aspect_ratio, bit_rate,`},
+		{"no far-fetched suggestion", "name: t\ncontainer: mp4\nvidoe: {codec: H.264}\n", 3, `vidoe: unknown field; allowed: aliases, arn, audio, container, description, id, ladder, name, thumbnails, type, video (did you mean "video"?)`},
 		{"unknown field suggestion", "name: t\ncontainer: mp4\nvideo:\n  codec: H.264\n  bitrate: 2400\n", 5, `(did you mean "bit_rate"?)`},
 		{"duplicate key", "name: t\ncontainer: mp4\ncontainer: ts\n" + h264, 3, "container: is set twice (first on line 2)"},
 		{"mapping for value", "name: t\ncontainer: {type: mp4}\n" + h264, 2, "container: must be a single value, got a mapping"},

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -35,7 +37,7 @@ func expandEnv(data []byte) ([]byte, error) {
 		return []byte(v)
 	})
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%v", missing)
+		return nil, errors.New(strings.Join(missing, "; "))
 	}
 	return out, nil
 }

@@ -15,6 +15,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first Ctrl-C cancels cleanly (ffmpeg finishes its files, partial
+	// outputs are removed); a second one, during that grace period or a
+	// storage retry, kills the process at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	err := newRootCmd().ExecuteContext(ctx)
 	if err == nil {
 		return

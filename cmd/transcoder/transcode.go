@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -206,6 +207,9 @@ func outputRequests(reg *presets.Registry, o *transcodeOptions, input string) ([
 			}
 			out = append(out, req)
 		}
+	}
+	if o.segmentDuration != "" && !slices.ContainsFunc(out, func(r jobs.OutputRequest) bool { return r.SegmentDuration != "" }) {
+		return nil, fmt.Errorf("--segment-duration applies to ts and fmp4 presets (HLS); none of the presets given is one")
 	}
 	return out, nil
 }

@@ -205,3 +205,11 @@ func TestTranscodeInterrupt(t *testing.T) {
 		t.Errorf("left files behind: %v", files)
 	}
 }
+
+func TestTranscodeSegmentDurationNeedsHLS(t *testing.T) {
+	in := testmedia.Path(t, testmedia.Tiny)
+	_, stderr, code := runBinary(t, "transcode", in, "-p", "generic-720p", "--segment-duration", "6", "-o", t.TempDir())
+	if code != 1 || !strings.Contains(stderr, "--segment-duration applies to ts and fmp4 presets") {
+		t.Errorf("exit %d: %s", code, stderr)
+	}
+}

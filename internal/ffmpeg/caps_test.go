@@ -3,6 +3,7 @@ package ffmpeg
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -41,5 +42,15 @@ func TestParseEncoders(t *testing.T) {
 	got := parseEncoders(out)
 	if len(got) != 2 || !got["libx264"] || !got["aac"] {
 		t.Fatalf("parseEncoders = %v", got)
+	}
+}
+
+func TestChildEnvHasNoCredentials(t *testing.T) {
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t")
+	t.Setenv("MINIO_ROOT_PASSWORD", "s3cr3t")
+	for _, kv := range childEnv() {
+		if strings.Contains(kv, "s3cr3t") {
+			t.Fatalf("ffmpeg would see %q", kv)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -341,10 +342,16 @@ func start(cmd *exec.Cmd) (<-chan error, error) {
 	return waitErr, nil
 }
 
-// childEnv is the environment of ffmpeg and ffprobe: ours, with colour escapes in their
-// logs turned off, since those logs end up in error messages.
+// childEnv is the environment of ffmpeg and ffprobe: ours, without credentials (ffmpeg
+// reads only local files and needs none; a crash dump or a debug log must not carry
+// them), and with colour escapes in their logs turned off, since those logs end up in
+// error messages.
 func childEnv() []string {
-	return append(os.Environ(), "AV_LOG_FORCE_NOCOLOR=1")
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return strings.HasPrefix(name, "AWS_") || strings.HasPrefix(name, "MINIO_")
+	})
+	return append(env, "AV_LOG_FORCE_NOCOLOR=1")
 }
 
 // copyStderr drains r into tail and, until it fails, extra. Draining must never stop
