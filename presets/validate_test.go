@@ -137,7 +137,7 @@ func TestValidateRules(t *testing.T) {
 
 		// The shape of the file.
 		{"unknown field", "name: t\ncontainer: mp4\nvideo:\n  codec: H.264\n  bitrate: 2400\n", 5, `video.bitrate: unknown field; allowed: aspect_ratio, bit_rate,`},
-		{"no far-fetched suggestion", "name: t\ncontainer: mp4\nvidoe: {codec: H.264}\n", 3, `vidoe: unknown field; allowed: aliases, arn, audio, container, description, id, ladder, name, thumbnails, type, video (did you mean "video"?)`},
+		{"no far-fetched suggestion", "name: t\ncontainer: mp4\naudio: {codec: AAC}\nvidoe: {codec: H.264}\n", 4, `vidoe: unknown field; allowed: aliases, arn, audio, container, description, id, ladder, name, thumbnails, type, video (did you mean "video"?)`},
 		{"unknown field suggestion", "name: t\ncontainer: mp4\nvideo:\n  codec: H.264\n  bitrate: 2400\n", 5, `(did you mean "bit_rate"?)`},
 		{"duplicate key", "name: t\ncontainer: mp4\ncontainer: ts\n" + h264, 3, "container: is set twice (first on line 2)"},
 		{"mapping for value", "name: t\ncontainer: {type: mp4}\n" + h264, 2, "container: must be a single value, got a mapping"},
@@ -197,6 +197,22 @@ func TestValidateReportsEveryError(t *testing.T) {
 	for i := range want {
 		if !strings.HasPrefix(got[i], want[i]) {
 			t.Errorf("error %d = %q\nwant prefix %q", i, got[i], want[i])
+		}
+	}
+}
+
+// An unknown key does not hide the preset's other problems.
+func TestUnknownKeyAndRuleErrorsTogether(t *testing.T) {
+	src := "name: t\ncontainer: mp4\nvideo:\n  codec: H.264\n  bitrate: 2400\n  frame_rate: 31\n"
+	_, err := Parse("p.yaml", []byte(src))
+	want := []string{`p.yaml:5:3: video.bitrate: unknown field`, `p.yaml:6:15: video.frame_rate: "31" is not allowed`}
+	got := strings.Split(err.Error(), "\n")
+	if len(got) != len(want) {
+		t.Fatalf("got %d errors, want %d:\n%v", len(got), len(want), err)
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("error %d = %q, want prefix %q", i, got[i], want[i])
 		}
 	}
 }

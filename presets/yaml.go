@@ -91,22 +91,28 @@ func parse(name string, data []byte, system bool) ([]*Preset, error) {
 func parseOne(file string, n *yaml.Node, system bool) (*Preset, Errors) {
 	var s shapeChecker
 	s.check(n, reflect.TypeFor[Preset](), nil)
-	if len(s.errs) > 0 {
-		for _, e := range s.errs {
-			e.File = file
-		}
-		return nil, s.errs
-	}
+	errs := s.errs
 	p := new(Preset)
+	// Decode even after shape errors: yaml.v3 skips unknown keys, so a
+	// misspelt key does not hide the other problems of the preset. Values
+	// of the wrong kind make Decode fail; then the shape errors say it all.
 	if err := n.Decode(p); err != nil {
-		// The shape check makes this unreachable in practice; keep the
-		// error readable anyway.
-		return nil, Errors{&FieldError{File: file, Line: n.Line, Column: n.Column, Msg: err.Error()}}
+		if len(errs) == 0 {
+			errs = Errors{&FieldError{Line: n.Line, Column: n.Column, Msg: err.Error()}}
+		}
+	} else {
+		for _, e := range validate(p, system) {
+			e.Line, e.Column = locate(n, e.Path)
+			if !slices.ContainsFunc(errs, func(x *FieldError) bool { return x.Path.String() == e.Path.String() }) {
+				errs = append(errs, e)
+			}
+		}
 	}
-	errs := validate(p, system)
 	for _, e := range errs {
 		e.File = file
-		e.Line, e.Column = locate(n, e.Path)
+	}
+	if len(s.errs) > 0 {
+		return nil, errs
 	}
 	return p, errs
 }
