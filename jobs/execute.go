@@ -29,6 +29,10 @@ type ExecOptions struct {
 	GracePeriod  time.Duration
 	// OnProgress receives progress over the whole plan (all commands).
 	OnProgress func(ffmpeg.Progress)
+	// AfterCommand, when set, runs after each command has succeeded, with
+	// the outputs it wrote, so that they can be checked and published
+	// while the next command runs; an error stops the plan.
+	AfterCommand func(ctx context.Context, c Command) error
 }
 
 // Execute runs every command of the plan in turn. The outputs are written
@@ -63,6 +67,11 @@ func Execute(ctx context.Context, r Runner, plan *Plan, opts ExecOptions) error 
 		}
 		if err := r.Run(ctx, c.Args, runOpts); err != nil {
 			return err
+		}
+		if opts.AfterCommand != nil {
+			if err := opts.AfterCommand(ctx, c); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

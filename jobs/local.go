@@ -42,6 +42,10 @@ type LocalRequest struct {
 	// OnPlan, when set, sees the plan before anything runs; returning
 	// false stops there (a dry run).
 	OnPlan func(*Plan) bool
+	// Publish, when set, delivers one checked output's files (relative to
+	// staging, media first, playlists last) instead of moving them into
+	// OutputDir: Transcode uploads them to a bucket.
+	Publish func(ctx context.Context, staging string, files []string) error
 }
 
 // TranscodeLocal probes the input, plans, runs ffmpeg into a staging
@@ -160,17 +164,37 @@ func TranscodeLocal(ctx context.Context, tools Tools, req LocalRequest) (*Job, e
 	for _, o := range job.Outputs {
 		o.Status = StatusProgressing
 	}
-	if err := Execute(ctx, tools, plan, req.Exec); err != nil {
+	// Each command's outputs are checked and published as soon as it has
+	// finished (with --isolate, while the next output encodes).
+	publish := req.Publish
+	if publish == nil {
+		publish = func(_ context.Context, staging string, files []string) error {
+			return PublishLocal(staging, req.OutputDir, files)
+		}
+	}
+	execOpts := req.Exec
+	execOpts.AfterCommand = func(ctx context.Context, c Command) error {
+		return finishOutputs(ctx, tools, req.Input, plan, staging, c.Outputs, job, publish)
+	}
+	if err := Execute(ctx, tools, plan, execOpts); err != nil {
 		return fail(err)
 	}
-	// Everything encoded: check each output before anything is published,
-	// then publish each, media before playlists.
-	files := make([][]string, len(plan.Outputs))
+	job.Status = StatusComplete
+	job.Timing.FinishTimeMillis = Millis(time.Now())
+	return job, nil
+}
+
+// finishOutputs checks the given outputs of a plan, all of them before
+// any is published, then publishes each (media before playlists) and marks
+// it Complete.
+func finishOutputs(ctx context.Context, tools Tools, input string, plan *Plan, staging string, idx []int, job *Job,
+	publish func(ctx context.Context, staging string, files []string) error) error {
+	files := make([][]string, len(idx))
+	errs := make([]error, len(idx))
 	// The outputs are read back at the same time: each check is an ffprobe
 	// process whose start-up, not its work, is most of its cost.
-	errs := make([]error, len(plan.Outputs))
 	var wg sync.WaitGroup
-	for i := range plan.Outputs {
+	for k, i := range idx {
 		wg.Go(func() {
 			po := &plan.Outputs[i]
 			media, thumbs, err := po.Collect(staging)
@@ -178,26 +202,22 @@ func TranscodeLocal(ctx context.Context, tools Tools, req LocalRequest) (*Job, e
 				err = describeOutput(ctx, tools, staging, po, media, job.Outputs[i])
 			}
 			if err == nil {
-				err = checkDuration(req.Input, po, job.Outputs[i], plan.Duration)
+				err = checkDuration(input, po, job.Outputs[i], plan.Duration)
 			}
-			files[i], errs[i] = append(thumbs, media...), err
+			files[k], errs[k] = append(thumbs, media...), err
 		})
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return fail(err)
-		}
+	if err := errors.Join(errs...); err != nil {
+		return err
 	}
-	for i := range plan.Outputs {
-		if err := PublishLocal(staging, req.OutputDir, files[i]); err != nil {
-			return fail(err)
+	for k, i := range idx {
+		if err := publish(ctx, staging, files[k]); err != nil {
+			return err
 		}
 		job.Outputs[i].Status = StatusComplete
 	}
-	job.Status = StatusComplete
-	job.Timing.FinishTimeMillis = Millis(time.Now())
-	return job, nil
+	return nil
 }
 
 // checkTools fails early, with ffmpeg.Locate's install hint, when the

@@ -6,8 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/transcoder/transcoder/internal/ffmpeg"
 	"github.com/transcoder/transcoder/internal/testmedia"
 	"github.com/transcoder/transcoder/jobs"
 )
@@ -40,5 +42,39 @@ func TestPatternCharactersInNames(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "Movie [1080p]", "web?.mp4")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// loggingTools records the ffmpeg runs of a job, in order, beside the
+// publications.
+type loggingTools struct {
+	jobs.Tools
+	log *[]string
+}
+
+func (l loggingTools) Run(ctx context.Context, args []string, opts ffmpeg.RunOptions) error {
+	*l.log = append(*l.log, "run")
+	return l.Tools.Run(ctx, args, opts)
+}
+
+// TestPublishAsFinished: with one process per output, each output is
+// published as soon as its process has finished, before the next runs.
+func TestPublishAsFinished(t *testing.T) {
+	env := e2eTools(t)
+	var log []string
+	req := jobs.LocalRequest{
+		Input: testmedia.Path(t, testmedia.Tiny), OutputDir: t.TempDir(), Isolate: true, Caps: env.caps,
+		Outputs: []jobs.OutputRequest{{Key: "a.mp3", Preset: lookup(t, "audio-mp3-128k")}, {Key: "b.mp4", Preset: lookup(t, "audio-aac-64k")}},
+		Publish: func(_ context.Context, _ string, files []string) error {
+			log = append(log, "publish "+strings.Join(files, ","))
+			return nil
+		},
+	}
+	if _, err := jobs.TranscodeLocal(context.Background(), loggingTools{env.tools, &log}, req); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"run", "publish a.mp3", "run", "publish b.mp4"}
+	if !slices.Equal(log, want) {
+		t.Fatalf("order = %q, want %q", log, want)
 	}
 }

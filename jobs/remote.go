@@ -39,10 +39,9 @@ func isLocal(raw string) bool {
 // into a temporary file first (streamed, so memory stays flat): for a
 // whole-file transcode on a local network this measured faster than
 // letting ffmpeg read it over HTTP (docs/benchmarks.md), and ffmpeg keeps
-// reading only local files. A remote output is encoded locally, checked,
-// and uploaded media first and playlists last, so that a visible playlist
-// never names a missing segment; if an upload fails, the objects already
-// uploaded are deleted again.
+// reading only local files. Remote outputs are encoded into a local
+// staging directory, checked, and uploaded as each is finished, media
+// first and playlists last.
 func Transcode(ctx context.Context, tools Tools, stores BucketOpener, req TranscodeRequest) (*Job, error) {
 	lr := req.LocalRequest
 	tmp, err := os.MkdirTemp("", "transcoder-job-")
@@ -74,7 +73,7 @@ func Transcode(ctx context.Context, tools Tools, stores BucketOpener, req Transc
 	if err != nil {
 		return inputFailed(req, fmt.Errorf("output %s: %w", req.OutputURL, err))
 	}
-	lr.OutputDir = filepath.Join(tmp, "out")
+	lr.OutputDir = filepath.Join(tmp, "out") // holds only the staging directory
 	overwrite := lr.Overwrite
 	lr.Overwrite = true // the local directory is new; the bucket is checked below
 	var checkErr error
@@ -88,6 +87,9 @@ func Transcode(ctx context.Context, tools Tools, stores BucketOpener, req Transc
 		}
 		return onPlan == nil || onPlan(p)
 	}
+	lr.Publish = func(ctx context.Context, staging string, files []string) error {
+		return upload(ctx, out, staging, files)
+	}
 	job, err := TranscodeLocal(ctx, tools, lr)
 	if job != nil && job.Input != nil {
 		job.Input.Key = inputName
@@ -95,13 +97,7 @@ func Transcode(ctx context.Context, tools Tools, stores BucketOpener, req Transc
 	if checkErr != nil {
 		return failJob(job, checkErr)
 	}
-	if err != nil || job.Status != StatusComplete {
-		return job, err
-	}
-	if err := uploadDir(ctx, out, lr.OutputDir); err != nil {
-		return failJob(job, err)
-	}
-	return job, nil
+	return job, err
 }
 
 // download copies an object to a local file and returns the file's path,
@@ -161,25 +157,17 @@ func checkBucketFree(ctx context.Context, b storage.Bucket, p *Plan) error {
 	return nil
 }
 
-// uploadDir uploads every file under dir, playlists last.
-func uploadDir(ctx context.Context, b storage.Bucket, dir string) error {
-	var files []string
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		files = append(files, filepath.ToSlash(rel))
-		return err
-	})
-	if err != nil {
-		return err
-	}
+// upload puts one output's files into the bucket, playlists last, so that
+// a visible playlist never names a missing segment. If an upload fails,
+// the files of this output already uploaded are deleted again, so that no
+// partial output looks complete.
+func upload(ctx context.Context, b storage.Bucket, dir string, files []string) error {
+	files = slices.Clone(files)
 	isPlaylist := func(f string) bool { return strings.HasSuffix(f, ".m3u8") || strings.HasSuffix(f, ".mpd") }
 	slices.SortStableFunc(files, func(a, b string) int {
 		switch pa, pb := isPlaylist(a), isPlaylist(b); {
 		case pa == pb:
-			return strings.Compare(a, b)
+			return 0
 		case pa:
 			return 1
 		default:
@@ -189,8 +177,6 @@ func uploadDir(ctx context.Context, b storage.Bucket, dir string) error {
 	var done []string
 	for _, f := range files {
 		if err := uploadFile(ctx, b, filepath.Join(dir, filepath.FromSlash(f)), f); err != nil {
-			// Take back what was uploaded, so that no partial set of outputs
-			// looks complete. A failure here leaves objects a retry overwrites.
 			cleanup := context.WithoutCancel(ctx)
 			for _, k := range done {
 				_ = b.Delete(cleanup, k)
