@@ -47,6 +47,8 @@ type FieldError struct {
 	Preset string // the preset's name or ID, when known, for errors outside files
 	Path   Path   // the field; empty for the preset as a whole
 	Msg    string // what is wrong and what is allowed
+
+	presetID string // for registry errors: which preset, to find its position
 }
 
 // Error formats the error as file:line:column: field: message.

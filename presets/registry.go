@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"gopkg.in/yaml.v3"
 )
 
 //go:embed system/*.yaml
@@ -88,8 +90,8 @@ func NewRegistry() *Registry {
 			panic(err)
 		}
 	}
-	if err := r.checkLadders(); err != nil {
-		panic(err)
+	if errs := r.checkLadders(); errs != nil {
+		panic(errs)
 	}
 	return r
 }
@@ -140,32 +142,56 @@ func expandPaths(paths []string) (files []string, errs []error) {
 func (r *Registry) loadFiles(files []string) error {
 	var errs []error
 	type loaded struct {
-		file string
-		ps   []*Preset
+		file  string
+		ps    []*Preset
+		nodes []*yaml.Node
 	}
 	var all []loaded
 	for _, f := range files {
-		ps, err := LoadFile(f)
+		data, err := os.ReadFile(f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("read presets: %w", err))
+			continue
+		}
+		ps, nodes, err := parseNodes(f, data, false)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		all = append(all, loaded{f, ps})
+		all = append(all, loaded{f, ps, nodes})
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
 	// Add into a copy so that a failure leaves the registry as it was.
 	trial := r.clone()
+	nodeOf := map[*Preset]*yaml.Node{} // registered preset → where it was written
+	var fieldErrs Errors
 	for _, l := range all {
-		for _, p := range l.ps {
-			if err := trial.Add(p, l.file); err != nil {
+		for i, p := range l.ps {
+			err := trial.Add(p, l.file)
+			var fe *FieldError
+			switch {
+			case errors.As(err, &fe):
+				fe.Line, fe.Column = locate(l.nodes[i], fe.Path)
+				fieldErrs = append(fieldErrs, fe)
+			case err != nil:
 				errs = append(errs, err)
+			default:
+				nodeOf[trial.presets[len(trial.presets)-1]] = l.nodes[i]
 			}
 		}
 	}
-	if err := trial.checkLadders(); err != nil {
-		errs = append(errs, err)
+	for _, fe := range trial.checkLadders() {
+		for p, n := range nodeOf {
+			if p.ID == fe.presetID {
+				fe.Line, fe.Column = locate(n, fe.Path)
+			}
+		}
+		fieldErrs = append(fieldErrs, fe)
+	}
+	if len(fieldErrs) > 0 {
+		errs = append(errs, fieldErrs)
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
@@ -222,15 +248,18 @@ func (r *Registry) Add(p *Preset, source string) error {
 func (r *Registry) add(p *Preset, source string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if old, ok := r.byID[p.ID]; ok {
-		return fmt.Errorf("%s: preset %q: id %s is already used by %q (%s)", source, p.Name, p.ID, old.Name, r.source[old])
+	clash := func(path Path, format string, args ...any) error {
+		return &FieldError{File: source, Preset: p.Name, Path: path, Msg: fmt.Sprintf(format, args...), presetID: p.ID}
 	}
-	for _, a := range p.Aliases {
+	if old, ok := r.byID[p.ID]; ok {
+		return clash(Path{"id"}, "%s is already used by %q (%s); choose another id", p.ID, old.Name, r.source[old])
+	}
+	for i, a := range p.Aliases {
 		if old, ok := r.byAlias[strings.ToLower(a)]; ok {
-			return fmt.Errorf("%s: preset %q: alias %q is already used by %s %q (%s)", source, p.Name, a, strings.ToLower(old.Type), old.Name, r.source[old])
+			return clash(Path{"aliases", i}, "%q is already used by %s preset %q (%s)", a, strings.ToLower(old.Type), old.Name, r.source[old])
 		}
 		if old, ok := r.byID[a]; ok {
-			return fmt.Errorf("%s: preset %q: alias %q is the id of %q", source, p.Name, a, old.Name)
+			return clash(Path{"aliases", i}, "%q is the id of %q", a, old.Name)
 		}
 	}
 	r.presets = append(r.presets, p)
@@ -244,24 +273,26 @@ func (r *Registry) add(p *Preset, source string) error {
 
 // checkLadders makes sure every ladder's rungs exist, are not ladders, and
 // share the ladder's container.
-func (r *Registry) checkLadders() error {
-	var errs []error
+func (r *Registry) checkLadders() Errors {
+	var errs Errors
 	for _, p := range r.presets {
 		for i, ref := range p.Ladder {
-			rung, err := r.lookup(ref)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: preset %q: ladder[%d]: %w", r.source[p], p.Name, i, err))
-				continue
+			bad := func(format string, args ...any) {
+				errs = append(errs, &FieldError{File: r.source[p], Preset: p.Name, Path: Path{"ladder", i},
+					Msg: fmt.Sprintf(format, args...), presetID: p.ID})
 			}
+			rung, err := r.lookup(ref)
 			switch {
+			case err != nil:
+				bad("%v", err)
 			case rung.IsLadder():
-				errs = append(errs, fmt.Errorf("%s: preset %q: ladder[%d]: %q is itself a ladder; rungs must be single renditions", r.source[p], p.Name, i, ref))
+				bad("%q is itself a ladder; rungs must be single renditions", ref)
 			case rung.Container != p.Container:
-				errs = append(errs, fmt.Errorf("%s: preset %q: ladder[%d]: %q has container %s; every rung must be %s like the ladder", r.source[p], p.Name, i, ref, rung.Container, p.Container))
+				bad("%q has container %s; every rung must be %s like the ladder", ref, rung.Container, p.Container)
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // Lookup finds a preset by ID, alias or name (for system presets also the

@@ -99,9 +99,9 @@ func TestUserPresetConflicts(t *testing.T) {
 	tests := []struct {
 		name, body, want string
 	}{
-		{"system id", "id: 1351620000001-000010\nname: x\ncontainer: mp3\naudio: {codec: mp3}\n", `id 1351620000001-000010 is already used by "System preset: Generic 720p" (built-in)`},
-		{"system alias", "name: x\naliases: [generic-720p]\ncontainer: mp3\naudio: {codec: mp3}\n", `alias "generic-720p" is already used by system "System preset: Generic 720p"`},
-		{"unknown rung", "name: x\ncontainer: fmp4\nladder: [cmaf-h264-720p, cmaf-h264-72p]\n", `ladder[1]: unknown preset "cmaf-h264-72p"`},
+		{"system id", "id: 1351620000001-000010\nname: x\ncontainer: mp3\naudio: {codec: mp3}\n", `bad.yaml:1:5: id: 1351620000001-000010 is already used by "System preset: Generic 720p" (built-in)`},
+		{"system alias", "name: x\naliases: [generic-720p]\ncontainer: mp3\naudio: {codec: mp3}\n", `bad.yaml:2:11: aliases[0]: "generic-720p" is already used by system preset "System preset: Generic 720p"`},
+		{"unknown rung", "name: x\ncontainer: fmp4\nladder: [cmaf-h264-720p, cmaf-h264-72p]\n", `bad.yaml:3:26: ladder[1]: unknown preset "cmaf-h264-72p"`},
 		{"rung container", "name: x\ncontainer: ts\nladder: [cmaf-h264-720p]\n", `"cmaf-h264-720p" has container fmp4; every rung must be ts`},
 		{"rung ladder", "name: x\ncontainer: fmp4\nladder: [hls-1080p-ladder]\n", "is itself a ladder"},
 		{"invalid file", "name: x\ncontainer: mp4\nvideo: {codec: H.264, frame_rate: 31}\n", `bad.yaml:3:35: video.frame_rate: "31" is not allowed`},

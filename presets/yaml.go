@@ -35,9 +35,18 @@ func Parse(name string, data []byte) ([]*Preset, error) {
 }
 
 func parse(name string, data []byte, system bool) ([]*Preset, error) {
+	ps, _, err := parseNodes(name, data, system)
+	return ps, err
+}
+
+// parseNodes is parse that also returns each preset's YAML node, so that
+// later errors about a preset (a clashing ID, a missing ladder rung) can
+// name its line and column.
+func parseNodes(name string, data []byte, system bool) ([]*Preset, []*yaml.Node, error) {
 	var (
-		out  []*Preset
-		errs Errors
+		out   []*Preset
+		nodes []*yaml.Node
+		errs  Errors
 	)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
@@ -73,6 +82,7 @@ func parse(name string, data []byte, system bool) ([]*Preset, error) {
 			errs = append(errs, perrs...)
 			if p != nil {
 				out = append(out, p)
+				nodes = append(nodes, resolve(item))
 			}
 		}
 	}
@@ -83,9 +93,9 @@ func parse(name string, data []byte, system bool) ([]*Preset, error) {
 		slices.SortStableFunc(errs, func(a, b *FieldError) int {
 			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
 		})
-		return nil, errs
+		return nil, nil, errs
 	}
-	return out, nil
+	return out, nodes, nil
 }
 
 func parseOne(file string, n *yaml.Node, system bool) (*Preset, Errors) {

@@ -109,8 +109,8 @@ func newPresetsValidateCmd(g *globalOptions) *cobra.Command {
 		Short: "Check preset files and report every error",
 		Long: `Check preset files: YAML syntax, field names, every Elastic Transcoder rule
 and the rules of our extensions, and clashes with the built-in presets.
-Every error in a file is printed as FILE:LINE:COLUMN: FIELD: PROBLEM, and a
-clash with another preset as FILE: preset "NAME": PROBLEM. The exit status is
+Every error is printed as FILE:LINE:COLUMN: FIELD: PROBLEM, clashes with
+other presets (a reused ID or alias, an unknown ladder rung) too. The exit status is
 1 when any file is invalid. Each file is checked against the built-in presets
 and the --presets files other than itself.`,
 		Example: `  transcoder presets validate my-presets.yaml`,
