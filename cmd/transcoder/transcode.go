@@ -138,7 +138,17 @@ func runTranscode(cmd *cobra.Command, g *globalOptions, o *transcodeOptions, inp
 	if o.dryRun {
 		req.OnPlan = func(p *jobs.Plan) bool {
 			for _, c := range p.Commands {
-				fmt.Fprintln(cmd.OutOrStdout(), shellQuote(append([]string{tools.FFmpeg}, append(ffmpeg.GlobalArgs(), c.Args...)...)))
+				args := append(ffmpeg.GlobalArgs(), c.Args...)
+				if !strings.Contains(o.outputDir, "://") {
+					// Show where the files end up rather than the staging
+					// directory, which is gone once the dry run returns.
+					for i, a := range args {
+						if rest, ok := strings.CutPrefix(a, p.Dir+string(filepath.Separator)); ok {
+							args[i] = filepath.Join(o.outputDir, rest)
+						}
+					}
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), shellQuote(append([]string{tools.FFmpeg}, args...)))
 			}
 			return false
 		}

@@ -109,7 +109,8 @@ func TestTranscodeDryRun(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"ffmpeg -nostdin", "-protocol_whitelist file,pipe", "-c:v libx264", "-profile:v baseline"} {
+	for _, want := range []string{"ffmpeg -nostdin", "-protocol_whitelist file,pipe", "-c:v libx264", "-profile:v baseline",
+		filepath.Join(out, strings.TrimSuffix(filepath.Base(in), ".mp4")+"-generic-720p.mp4")} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("dry run lacks %q:\n%s", want, stdout)
 		}
