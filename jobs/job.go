@@ -1,8 +1,11 @@
 package jobs
 
 import (
+	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -108,5 +111,43 @@ func Millis(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
-// nowFunc is time.Now, replaceable in tests of pure logic.
-var nowFunc = time.Now
+// newJob returns a Submitted job for an input and its outputs.
+func newJob(input string, outs []OutputRequest) *Job {
+	now := time.Now()
+	return &Job{ID: NewID(now), Status: StatusSubmitted, Timing: &Timing{SubmitTimeMillis: Millis(now)},
+		Input: &JobInput{Key: input}, Outputs: jobOutputs(outs)}
+}
+
+// jobOutputs returns Submitted outputs, numbered from 1, for requests.
+func jobOutputs(outs []OutputRequest) []*JobOutput {
+	out := make([]*JobOutput, 0, len(outs))
+	for i, o := range outs {
+		out = append(out, &JobOutput{
+			ID: strconv.Itoa(i + 1), Key: o.Key, PresetID: o.Preset.ID, ThumbnailPattern: o.ThumbnailPattern,
+			Rotate: o.Rotate, SegmentDuration: o.SegmentDuration, Status: StatusSubmitted,
+		})
+	}
+	return out
+}
+
+// failJob ends a job with err: Error, or Canceled when err is a
+// cancellation, on the job and on every output not already Complete.
+func failJob(job *Job, err error) (*Job, error) {
+	if job == nil {
+		return nil, err
+	}
+	job.Status = StatusError
+	if errors.Is(err, context.Canceled) {
+		job.Status = StatusCanceled
+	}
+	for _, o := range job.Outputs {
+		if o.Status != StatusComplete {
+			o.Status = job.Status
+			o.StatusDetail = truncate(StatusDetail(err), 255)
+		}
+	}
+	if job.Timing != nil {
+		job.Timing.FinishTimeMillis = Millis(time.Now())
+	}
+	return job, err
+}

@@ -54,35 +54,14 @@ type LocalRequest struct {
 // complete. It returns the job in Elastic Transcoder's shape; on error the
 // job (when not nil) says which output failed and why.
 func TranscodeLocal(ctx context.Context, tools Tools, req LocalRequest) (*Job, error) {
-	now := time.Now()
-	job := &Job{ID: NewID(now), Status: StatusSubmitted, Timing: &Timing{SubmitTimeMillis: Millis(now)}}
-	job.Input = &JobInput{Key: req.Input}
-	for i, o := range req.Outputs {
-		job.Outputs = append(job.Outputs, &JobOutput{
-			ID: strconv.Itoa(i + 1), Key: o.Key, PresetID: o.Preset.ID, ThumbnailPattern: o.ThumbnailPattern,
-			Rotate: o.Rotate, SegmentDuration: o.SegmentDuration, Status: StatusSubmitted,
-		})
-	}
+	job := newJob(req.Input, req.Outputs)
 	if req.Clip != nil {
 		job.Input.TimeSpan = &TimeSpan{StartTime: seconds(req.Clip.Start)}
 		if req.Clip.Duration > 0 {
 			job.Input.TimeSpan.Duration = seconds(req.Clip.Duration)
 		}
 	}
-	fail := func(err error) (*Job, error) {
-		job.Status = StatusError
-		if errors.Is(err, context.Canceled) {
-			job.Status = StatusCanceled
-		}
-		for _, o := range job.Outputs {
-			if o.Status != StatusComplete {
-				o.Status = job.Status
-				o.StatusDetail = truncate(StatusDetail(err), 255)
-			}
-		}
-		job.Timing.FinishTimeMillis = Millis(time.Now())
-		return job, err
-	}
+	fail := func(err error) (*Job, error) { return failJob(job, err) }
 
 	if err := checkTools(tools); err != nil {
 		return fail(err)
@@ -102,13 +81,7 @@ func TranscodeLocal(ctx context.Context, tools Tools, req LocalRequest) (*Job, e
 	job.Input.DetectedProperties = Detected(probe)
 	if kept := DropRungsAboveSource(req.Outputs, probe); len(kept) < len(req.Outputs) {
 		req.Outputs = kept
-		job.Outputs = job.Outputs[:0]
-		for i, o := range kept {
-			job.Outputs = append(job.Outputs, &JobOutput{
-				ID: strconv.Itoa(i + 1), Key: o.Key, PresetID: o.Preset.ID, ThumbnailPattern: o.ThumbnailPattern,
-				Rotate: o.Rotate, SegmentDuration: o.SegmentDuration, Status: StatusSubmitted,
-			})
-		}
+		job.Outputs = jobOutputs(kept)
 	}
 
 	// A job that fails, is cancelled or is a dry run leaves nothing

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -205,25 +204,5 @@ func uploadFile(ctx context.Context, b storage.Bucket, file, key string) error {
 }
 
 func inputFailed(req TranscodeRequest, err error) (*Job, error) {
-	job := &Job{ID: NewID(nowFunc()), Input: &JobInput{Key: req.InputURL}}
-	for i, o := range req.Outputs {
-		job.Outputs = append(job.Outputs, &JobOutput{ID: fmt.Sprint(i + 1), Key: o.Key, PresetID: o.Preset.ID})
-	}
-	return failJob(job, err)
-}
-
-// failJob marks a job and its unfinished outputs as failed with err.
-func failJob(job *Job, err error) (*Job, error) {
-	if job == nil {
-		return nil, err
-	}
-	job.Status = StatusError
-	if errors.Is(err, context.Canceled) {
-		job.Status = StatusCanceled
-	}
-	for _, o := range job.Outputs {
-		o.Status = job.Status
-		o.StatusDetail = truncate(StatusDetail(err), 255)
-	}
-	return job, err
+	return failJob(newJob(req.InputURL, req.Outputs), err)
 }
