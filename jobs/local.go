@@ -248,14 +248,22 @@ func describeOutput(ctx context.Context, p Prober, dir string, po *PlannedOutput
 		out.Duration = int64(pr.Duration.Round(time.Second) / time.Second)
 		out.FileSize = pr.Size
 	}
-	if v := pr.Video(); v != nil {
-		w, h := v.DisplaySize()
-		out.Width, out.Height = int64(w), int64(h)
-		if v.FrameRate > 0 {
-			out.FrameRate = strconv.FormatFloat(v.FrameRate, 'f', 3, 64)
-		}
-	}
+	out.Width, out.Height, out.FrameRate = picture(pr)
 	return nil
+}
+
+// picture is the displayed size and frame rate of a probed file's video,
+// zero values without video.
+func picture(pr *ffmpeg.ProbeResult) (w, h int64, rate string) {
+	v := pr.Video()
+	if v == nil {
+		return 0, 0, ""
+	}
+	dw, dh := v.DisplaySize()
+	if v.FrameRate > 0 {
+		rate = strconv.FormatFloat(v.FrameRate, 'f', 3, 64)
+	}
+	return int64(dw), int64(dh), rate
 }
 
 // describeWebP reads an animated WebP's canvas size, frame durations and
@@ -339,13 +347,7 @@ func checkDuration(input string, po *PlannedOutput, out *JobOutput, want time.Du
 // Detected converts a probe into Elastic Transcoder's DetectedProperties.
 func Detected(p *ffmpeg.ProbeResult) *DetectedProperties {
 	d := &DetectedProperties{FileSize: p.Size, DurationMillis: p.Duration.Milliseconds()}
-	if v := p.Video(); v != nil {
-		w, h := v.DisplaySize()
-		d.Width, d.Height = int64(w), int64(h)
-		if v.FrameRate > 0 {
-			d.FrameRate = strconv.FormatFloat(v.FrameRate, 'f', 3, 64)
-		}
-	}
+	d.Width, d.Height, d.FrameRate = picture(p)
 	return d
 }
 
