@@ -29,7 +29,7 @@ type Job struct {
 	Output          *JobOutput        `json:"Output,omitempty"`
 	Outputs         []*JobOutput      `json:"Outputs"`
 	OutputKeyPrefix string            `json:"OutputKeyPrefix,omitempty"`
-	Playlists       []any             `json:"Playlists,omitempty"`
+	Playlists       []*Playlist       `json:"Playlists,omitempty"`
 	Status          string            `json:"Status"`
 	UserMetadata    map[string]string `json:"UserMetadata,omitempty"`
 	Timing          *Timing           `json:"Timing,omitempty"`
@@ -82,6 +82,17 @@ type JobOutput struct {
 	// asked (e.g. HE-AAC without libfdk_aac). Elastic Transcoder had no
 	// such field; SDKs ignore it.
 	Warnings []string `json:"Warnings,omitempty"`
+}
+
+// Playlist is an adaptive-streaming manifest over some of a job's
+// outputs, in Elastic Transcoder's shape. Name has no extension: the
+// format's own (.m3u8, .mpd) is appended.
+type Playlist struct {
+	Name         string   `json:"Name"`
+	Format       string   `json:"Format"` // HLSv3, HLSv4, MPEG-DASH (Smooth is refused)
+	OutputKeys   []string `json:"OutputKeys"`
+	Status       string   `json:"Status,omitempty"`
+	StatusDetail string   `json:"StatusDetail,omitempty"`
 }
 
 // Timing holds a job's times in epoch milliseconds.
