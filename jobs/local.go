@@ -46,6 +46,14 @@ type LocalRequest struct {
 	// staging, media first, playlists last) instead of moving them into
 	// OutputDir: Transcode uploads them to a bucket.
 	Publish func(ctx context.Context, staging string, files []string) error
+	// JobID, when set, is the job's ID (a queued job's); else a new one.
+	// It names the staging directory, so a retry can find and remove
+	// what a crashed attempt left.
+	JobID string
+	// OnPublished, when set, is told each output's files (relative to the
+	// output directory or bucket) once they are published, so that a
+	// cancelled job can remove what it had already delivered.
+	OnPublished func(files []string)
 }
 
 // TranscodeLocal probes the input, plans, runs ffmpeg into a staging
@@ -55,6 +63,9 @@ type LocalRequest struct {
 // job (when not nil) says which output failed and why.
 func TranscodeLocal(ctx context.Context, tools Tools, req LocalRequest) (*Job, error) {
 	job := newJob(req.Input, req.Outputs)
+	if req.JobID != "" {
+		job.ID = req.JobID
+	}
 	if req.Clip != nil {
 		job.Input.TimeSpan = &TimeSpan{StartTime: seconds(req.Clip.Start)}
 		if req.Clip.Duration > 0 {
@@ -147,7 +158,7 @@ func TranscodeLocal(ctx context.Context, tools Tools, req LocalRequest) (*Job, e
 	}
 	execOpts := req.Exec
 	execOpts.AfterCommand = func(ctx context.Context, c Command) error {
-		return finishOutputs(ctx, tools, req.Input, plan, staging, c.Outputs, job, publish)
+		return finishOutputs(ctx, tools, req.Input, plan, staging, c.Outputs, job, publish, req.OnPublished)
 	}
 	if err := Execute(ctx, tools, plan, execOpts); err != nil {
 		return fail(err)
@@ -161,7 +172,7 @@ func TranscodeLocal(ctx context.Context, tools Tools, req LocalRequest) (*Job, e
 // any is published, then publishes each (media before playlists) and marks
 // it Complete.
 func finishOutputs(ctx context.Context, tools Tools, input string, plan *Plan, staging string, idx []int, job *Job,
-	publish func(ctx context.Context, staging string, files []string) error) error {
+	publish func(ctx context.Context, staging string, files []string) error, onPublished func([]string)) error {
 	files := make([][]string, len(idx))
 	errs := make([]error, len(idx))
 	// The outputs are read back at the same time: each check is an ffprobe
@@ -187,6 +198,9 @@ func finishOutputs(ctx context.Context, tools Tools, input string, plan *Plan, s
 	for k, i := range idx {
 		if err := publish(ctx, staging, files[k]); err != nil {
 			return err
+		}
+		if onPublished != nil {
+			onPublished(files[k])
 		}
 		job.Outputs[i].Status = StatusComplete
 	}

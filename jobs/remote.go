@@ -27,6 +27,9 @@ type TranscodeRequest struct {
 	InputURL string
 	// OutputURL is where outputs go; OutputDir in LocalRequest is ignored.
 	OutputURL string
+	// WorkDir holds the downloaded input and the staging of bucket
+	// outputs; empty means the system's temporary directory.
+	WorkDir string
 }
 
 // isLocal reports whether a location names this machine's file system.
@@ -43,7 +46,7 @@ func isLocal(raw string) bool {
 // first and playlists last.
 func Transcode(ctx context.Context, tools Tools, stores BucketOpener, req TranscodeRequest) (*Job, error) {
 	lr := req.LocalRequest
-	tmp, err := os.MkdirTemp("", "transcoder-job-")
+	tmp, err := os.MkdirTemp(req.WorkDir, "transcoder-job-")
 	if err != nil {
 		return nil, fmt.Errorf("temporary directory: %w", err)
 	}
