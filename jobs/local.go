@@ -54,6 +54,11 @@ type LocalRequest struct {
 	// output directory or bucket) once they are published, so that a
 	// cancelled job can remove what it had already delivered.
 	OnPublished func(files []string)
+	// BeforeRun, when set, is called once the outputs are known to be free
+	// (or Overwrite is set) and before ffmpeg starts; an error fails the
+	// job. A queued job records there that its outputs were checked, so a
+	// retry after a crash may overwrite what its own first attempt wrote.
+	BeforeRun func(ctx context.Context) error
 }
 
 // TranscodeLocal probes the input, plans, runs ffmpeg into a staging
@@ -143,6 +148,11 @@ func TranscodeLocal(ctx context.Context, tools Tools, req LocalRequest) (*Job, e
 		}
 	}
 
+	if req.BeforeRun != nil {
+		if err := req.BeforeRun(ctx); err != nil {
+			return fail(err)
+		}
+	}
 	job.Status = StatusProgressing
 	job.Timing.StartTimeMillis = Millis(time.Now())
 	for _, o := range job.Outputs {
