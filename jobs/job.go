@@ -162,3 +162,63 @@ func failJob(job *Job, err error) (*Job, error) {
 	}
 	return job, err
 }
+
+// Terminal reports whether a job or output status is final.
+func Terminal(status string) bool {
+	return status == StatusComplete || status == StatusCanceled || status == StatusError
+}
+
+// transitions are the state machine's edges, for jobs and outputs alike.
+// Progressing → Progressing is a retry after a worker was lost.
+var transitions = map[string][]string{
+	StatusSubmitted:   {StatusProgressing, StatusCanceled, StatusError},
+	StatusProgressing: {StatusProgressing, StatusComplete, StatusCanceled, StatusError},
+}
+
+// CanMove reports whether the state machine allows from → to.
+func CanMove(from, to string) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// RollUp derives a job's status from its outputs, as Elastic Transcoder
+// did: Submitted until the first output starts, Progressing until every
+// output is final, then Complete only if every output is Complete,
+// Canceled if any was canceled and none failed, else Error.
+func RollUp(outputs []*JobOutput) string {
+	if len(outputs) == 0 {
+		return StatusSubmitted
+	}
+	started, final, complete, canceled := false, 0, 0, 0
+	for _, o := range outputs {
+		switch o.Status {
+		case StatusSubmitted:
+		case StatusProgressing:
+			started = true
+		case StatusComplete:
+			final++
+			complete++
+		case StatusCanceled:
+			final++
+			canceled++
+		default:
+			final++
+		}
+	}
+	switch {
+	case final < len(outputs) && (started || final > 0):
+		return StatusProgressing
+	case final < len(outputs):
+		return StatusSubmitted
+	case complete == len(outputs):
+		return StatusComplete
+	case complete+canceled == len(outputs):
+		return StatusCanceled
+	default:
+		return StatusError
+	}
+}

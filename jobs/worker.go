@@ -1,0 +1,511 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/transcoder/transcoder/internal/ffmpeg"
+	"github.com/transcoder/transcoder/internal/storage"
+)
+
+// WorkerOptions configure a worker.
+type WorkerOptions struct {
+	// Name identifies the worker in job records and logs; default
+	// host:pid.
+	Name string
+	// Concurrency is how many jobs run at once; default 1.
+	Concurrency int
+	// WorkDir holds each running job's temporary files, in a directory
+	// named after the job that is removed on every way out; default
+	// $TMPDIR/transcoder-work.
+	WorkDir string
+	Tools   Tools
+	Stores  BucketOpener
+	Presets PresetLookup
+	Caps    Capabilities
+	// StallTimeout is how long ffmpeg may make no progress before it is
+	// killed and the job retried; 0 means ffmpeg's default.
+	StallTimeout time.Duration
+	// GracePeriod is how long running jobs may go on after Run's context
+	// ends; jobs still running then are stopped and go back to the queue
+	// for another worker. Default 0: release them at once.
+	GracePeriod time.Duration
+}
+
+// Worker takes jobs from the queue and runs them.
+type Worker struct {
+	svc  *Service
+	opts WorkerOptions
+	log  *slog.Logger
+}
+
+// NewWorker returns a worker for the service's queue.
+func (s *Service) NewWorker(opts WorkerOptions) *Worker {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 1
+	}
+	if opts.Name == "" {
+		host, _ := os.Hostname()
+		opts.Name = host + ":" + strconv.Itoa(os.Getpid())
+	}
+	if opts.WorkDir == "" {
+		opts.WorkDir = filepath.Join(os.TempDir(), "transcoder-work")
+	}
+	return &Worker{svc: s, opts: opts, log: s.log.With("worker", opts.Name)}
+}
+
+// errReleased stops a job that goes back to the queue for another worker.
+var errReleased = errors.New("worker shutting down: job released to the queue")
+
+// errCancelRequested stops a job whose cancellation was asked for.
+var errCancelRequested = errors.New("job canceled")
+
+// errLostLease stops a job that another attempt has taken over.
+var errLostLease = errors.New("another worker has taken the job over")
+
+// Run takes jobs until ctx ends, then lets running jobs finish within
+// the grace period, releases the rest to the queue, and returns.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := os.MkdirAll(w.opts.WorkDir, 0o700); err != nil {
+		return fmt.Errorf("worker: work directory: %w", err)
+	}
+	cons, err := w.svc.queue.Consumer(ctx, workersConsumer)
+	if err != nil {
+		return fmt.Errorf("worker: queue: %w", err)
+	}
+	// Jobs run under their own context, which outlives ctx by the grace
+	// period.
+	jobsCtx, stopJobs := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopJobs(nil)
+	slots := make(chan struct{}, w.opts.Concurrency)
+	var wg sync.WaitGroup
+	failures := 0
+fetch:
+	for {
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			break fetch
+		}
+		msg, err := cons.Next(jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			<-slots
+			if ctx.Err() != nil {
+				break
+			}
+			if !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) &&
+				!errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				failures++
+				w.log.Warn("worker: fetching from the queue failed", "err", err)
+				sleep(ctx, min(time.Duration(failures)*200*time.Millisecond, 5*time.Second))
+			}
+			continue
+		}
+		failures = 0
+		if ctx.Err() != nil {
+			_ = msg.Nak() // taken while stopping: someone else's now
+			<-slots
+			break
+		}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			w.handle(jobsCtx, msg)
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(w.opts.GracePeriod)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		stopJobs(errReleased)
+		<-done
+	}
+	return nil
+}
+
+// handle runs one delivery of a job, and acknowledges, retries or
+// releases it.
+func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
+	id := string(msg.Data())
+	md, err := msg.Metadata()
+	if err != nil {
+		_ = msg.Nak()
+		return
+	}
+	attempt := int(md.NumDelivered)
+	log := w.log.With("job", id, "attempt", attempt)
+
+	// Claim the job: from here on, updates of older attempts are refused.
+	var wasSubmitted, drop, canceled bool
+	rec, rev, err := w.svc.update(ctx, id, func(r *record) error {
+		wasSubmitted, drop, canceled = false, false, false
+		if Terminal(r.Job.Status) {
+			drop = true
+			return errStale
+		}
+		wasSubmitted = r.Job.Status == StatusSubmitted
+		canceled = r.CancelRequested
+		r.Attempt, r.Worker = attempt, w.opts.Name
+		r.Job.Status = StatusProgressing
+		if r.Job.Timing.StartTimeMillis == 0 {
+			r.Job.Timing.StartTimeMillis = Millis(time.Now())
+		}
+		for _, o := range r.Job.Outputs {
+			o.Status = StatusProgressing
+		}
+		for _, p := range r.Job.Playlists {
+			p.Status = StatusProgressing
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		log.Warn("queued job has no record; dropped")
+		_ = msg.Term()
+		return
+	case drop:
+		_ = msg.Ack()
+		return
+	case err != nil:
+		log.Warn("job not claimed; it stays queued", "err", err)
+		_ = msg.NakWithDelay(time.Second)
+		return
+	case canceled:
+		// Its worker died after the cancellation was asked for.
+		w.finishCanceled(ctx, id, attempt, log)
+		_ = msg.Ack()
+		return
+	}
+	if wasSubmitted {
+		w.svc.publishState(ctx, rec.Job, rev)
+	}
+	log.Info("job started", "input", rec.Request.Input)
+
+	jobCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	defer stop(nil) // runs first: ends the helpers below
+	bg.Go(func() { w.heartbeat(jobCtx, msg) })
+	bg.Go(func() { w.watchRecord(jobCtx, stop, id, attempt) })
+
+	job, runErr := w.run(jobCtx, rec, attempt, log)
+	cause := context.Cause(jobCtx)
+	switch {
+	case errors.Is(cause, errLostLease):
+		log.Warn("job taken over by another attempt; stopped")
+		return // the new owner has the message
+	case errors.Is(cause, errReleased):
+		log.Info("job released to the queue")
+		_ = msg.Nak()
+		return
+	case errors.Is(cause, errCancelRequested):
+		w.finishCanceled(context.WithoutCancel(ctx), id, attempt, log)
+		_ = msg.Ack()
+		return
+	}
+	fctx := context.WithoutCancel(ctx)
+	if runErr == nil {
+		w.finish(fctx, msg, id, attempt, job, nil, log)
+		return
+	}
+	detail := truncate(StatusDetail(runErr), 255)
+	if retryable(runErr) && attempt < w.svc.opts.MaxDeliver {
+		delay := w.svc.opts.Backoff[min(attempt-1, len(w.svc.opts.Backoff)-1)]
+		log.Warn("job failed; will retry", "err", runErr, "in", delay)
+		_, _, err := w.svc.update(fctx, id, func(r *record) error {
+			if r.Attempt != attempt {
+				return errStale
+			}
+			r.LastError = detail
+			return nil
+		})
+		if err == nil {
+			_ = msg.NakWithDelay(delay)
+		}
+		return
+	}
+	w.finish(fctx, msg, id, attempt, job, runErr, log)
+}
+
+// heartbeat tells the queue the job is alive, so that it is redelivered
+// only when this worker is gone.
+func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg) {
+	t := time.NewTicker(max(w.svc.opts.AckWait/3, 100*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = msg.InProgress()
+		}
+	}
+}
+
+// watchRecord stops the job when its cancellation is asked for or
+// another attempt takes it over.
+func (w *Worker) watchRecord(ctx context.Context, stop context.CancelCauseFunc, id string, attempt int) {
+	for ctx.Err() == nil {
+		kw, err := w.svc.kv.Watch(ctx, id, jetstream.UpdatesOnly())
+		if err != nil {
+			sleep(ctx, time.Second)
+			continue
+		}
+		for e := range kw.Updates() {
+			if e == nil || e.Operation() != jetstream.KeyValuePut {
+				continue
+			}
+			var rec record
+			if json.Unmarshal(e.Value(), &rec) != nil {
+				continue
+			}
+			switch {
+			case rec.Attempt != attempt:
+				stop(errLostLease)
+			case rec.CancelRequested:
+				stop(errCancelRequested)
+			}
+		}
+		_ = kw.Stop()
+	}
+}
+
+// run does the work of one attempt.
+func (w *Worker) run(ctx context.Context, rec *record, attempt int, log *slog.Logger) (*Job, error) {
+	id := rec.Job.ID
+	// What a crashed attempt of this job left behind is removed first.
+	dir := filepath.Join(w.opts.WorkDir, id)
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, fmt.Errorf("work directory: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("work directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	if isLocal(rec.Request.Output) {
+		out := strings.TrimPrefix(rec.Request.Output, "file://")
+		stale, _ := filepath.Glob(filepath.Join(globEscape(out), ".transcoder-"+id+"-*"))
+		for _, d := range stale {
+			_ = os.RemoveAll(d)
+		}
+	}
+
+	outs := make([]OutputRequest, 0, len(rec.Request.Outputs))
+	for _, o := range rec.Request.Outputs {
+		p, err := w.opts.Presets.Lookup(o.PresetID)
+		if err != nil {
+			return nil, badRequest("output %s: %v", o.Key, err)
+		}
+		outs = append(outs, OutputRequest{
+			Key: rec.Job.OutputKeyPrefix + o.Key, Preset: p, ThumbnailPattern: prefixed(rec.Job.OutputKeyPrefix, o.ThumbnailPattern),
+			SegmentDuration: o.SegmentDuration, Rotate: o.Rotate,
+		})
+	}
+	clip, err := rec.Job.Input.TimeSpan.Clip()
+	if err != nil {
+		return nil, err
+	}
+	var lastProgress time.Time
+	var mu sync.Mutex
+	req := TranscodeRequest{
+		LocalRequest: LocalRequest{
+			JobID: id, Outputs: outs, Clip: clip, Caps: w.opts.Caps,
+			Overwrite: rec.Request.Overwrite || rec.Checked,
+			Exec: ExecOptions{StallTimeout: w.opts.StallTimeout, OnProgress: func(p ffmpeg.Progress) {
+				if now := time.Now(); now.Sub(lastProgress) >= time.Second || p.Done {
+					lastProgress = now
+					w.svc.publishProgress(rec.Job, Progress{Percent: p.Percent, Speed: p.Speed, ETA: p.ETA, Attempt: attempt})
+				}
+			}},
+			BeforeRun: func(ctx context.Context) error {
+				if rec.Checked {
+					return nil
+				}
+				_, _, err := w.svc.update(ctx, id, owned(attempt, func(r *record) error {
+					r.Checked = true
+					return nil
+				}))
+				return err
+			},
+			OnPublished: func(files []string) {
+				mu.Lock()
+				defer mu.Unlock()
+				_, _, err := w.svc.update(ctx, id, owned(attempt, func(r *record) error {
+					for _, f := range files {
+						if !containsString(r.Delivered, f) {
+							r.Delivered = append(r.Delivered, f)
+						}
+					}
+					return nil
+				}))
+				if err != nil {
+					log.Warn("could not record delivered files", "err", err)
+				}
+			},
+		},
+		InputURL: rec.Request.Input, OutputURL: rec.Request.Output, WorkDir: dir,
+	}
+	return Transcode(ctx, w.opts.Tools, w.opts.Stores, req)
+}
+
+func prefixed(prefix, pattern string) string {
+	if pattern == "" {
+		return ""
+	}
+	return prefix + pattern
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// owned wraps an update so that it applies only while attempt owns the
+// job.
+func owned(attempt int, fn func(*record) error) func(*record) error {
+	return func(r *record) error {
+		if r.Attempt != attempt || Terminal(r.Job.Status) {
+			return errLostLease
+		}
+		return fn(r)
+	}
+}
+
+// finish records the end of an attempt that is not retried.
+func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, id string, attempt int, result *Job, runErr error, log *slog.Logger) {
+	rec, rev, err := w.svc.update(ctx, id, owned(attempt, func(r *record) error {
+		merge(r.Job, result)
+		if runErr != nil {
+			r.Job.finish(StatusError, truncate(StatusDetail(runErr), 255), time.Now())
+			return nil
+		}
+		r.Job.Status = RollUp(r.Job.Outputs)
+		for _, p := range r.Job.Playlists {
+			p.Status = r.Job.Status
+		}
+		r.Job.Timing.FinishTimeMillis = Millis(time.Now())
+		return nil
+	}))
+	if err != nil {
+		log.Warn("job result not recorded", "err", err)
+		if !errors.Is(err, errLostLease) {
+			_ = msg.NakWithDelay(time.Second)
+		}
+		return
+	}
+	w.svc.publishState(ctx, rec.Job, rev)
+	if runErr != nil {
+		log.Warn("job failed", "err", runErr)
+	} else {
+		log.Info("job finished", "status", rec.Job.Status)
+	}
+	// The record is final before the job leaves the queue (Reconcile
+	// relies on that order).
+	_ = msg.DoubleAck(ctx)
+}
+
+// merge copies what a transcode found into the stored job, whose IDs,
+// keys and request fields stay as they were created.
+func merge(dst, src *Job) {
+	if src == nil {
+		return
+	}
+	if src.Input != nil {
+		dst.Input.DetectedProperties = src.Input.DetectedProperties
+	}
+	byKey := map[string]*JobOutput{}
+	for _, o := range src.Outputs {
+		byKey[o.Key] = o
+	}
+	for _, o := range dst.Outputs {
+		s := byKey[dst.OutputKeyPrefix+o.Key]
+		if s == nil {
+			continue
+		}
+		o.Status, o.StatusDetail = s.Status, s.StatusDetail
+		o.Duration, o.Width, o.Height, o.FrameRate = s.Duration, s.Width, s.Height, s.FrameRate
+		o.FileSize, o.DurationMillis, o.Warnings = s.FileSize, s.DurationMillis, s.Warnings
+	}
+}
+
+// finishCanceled removes what a canceled job had delivered and marks it
+// Canceled.
+func (w *Worker) finishCanceled(ctx context.Context, id string, attempt int, log *slog.Logger) {
+	rec, _, err := w.svc.load(ctx, id)
+	if err != nil {
+		log.Warn("canceled job not recorded", "err", err)
+		return
+	}
+	if len(rec.Delivered) > 0 {
+		if err := w.remove(ctx, rec.Request.Output, rec.Delivered); err != nil {
+			log.Warn("canceled job: outputs not all removed", "err", err)
+		}
+	}
+	rec, rev, err := w.svc.update(ctx, id, owned(attempt, func(r *record) error {
+		r.Job.finish(StatusCanceled, "", time.Now())
+		for _, o := range r.Job.Outputs {
+			o.Status = StatusCanceled
+		}
+		r.Delivered = nil
+		return nil
+	}))
+	if err != nil {
+		log.Warn("canceled job not recorded", "err", err)
+		return
+	}
+	log.Info("job canceled")
+	w.svc.publishState(ctx, rec.Job, rev)
+}
+
+// remove deletes delivered files from the output location.
+func (w *Worker) remove(ctx context.Context, output string, files []string) error {
+	var errs []error
+	if isLocal(output) {
+		dir := strings.TrimPrefix(output, "file://")
+		for _, f := range files {
+			if err := os.Remove(filepath.Join(dir, filepath.FromSlash(f))); err != nil && !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
+	b, err := w.opts.Stores.OpenURL(output)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := b.Delete(ctx, f); err != nil && !errors.Is(err, storage.ErrNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// retryable reports whether another attempt might succeed: a hung ffmpeg,
+// storage that is unavailable, or an internal error. Bad input, a missing
+// input and an existing output stay as they are, so those jobs fail at
+// once.
+func retryable(err error) bool {
+	if errors.Is(err, ffmpeg.ErrStalled) {
+		return true
+	}
+	code, _, _ := strings.Cut(StatusDetail(err), " ")
+	return code == "9000" || code == "3000"
+}
