@@ -51,11 +51,18 @@ func testServiceOptions(reg *presets.Registry) jobs.ServiceOptions {
 // given one) and opens the job service on it.
 func startEngine(t testing.TB, dataDir string) *engineEnv {
 	t.Helper()
+	return startEngineConfig(t, engine.Config{DataDir: dataDir})
+}
+
+// startEngineConfig is startEngine with more choices.
+func startEngineConfig(t testing.TB, cfg engine.Config) *engineEnv {
+	t.Helper()
 	env := e2eTools(t)
-	if dataDir == "" {
-		dataDir = t.TempDir()
+	if cfg.DataDir == "" && cfg.URL == "" {
+		cfg.DataDir = t.TempDir()
 	}
-	eng, err := engine.Start(context.Background(), engine.Config{DataDir: dataDir})
+	dataDir := cfg.DataDir
+	eng, err := engine.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

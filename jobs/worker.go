@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/transcoder/transcoder/internal/ffmpeg"
 	"github.com/transcoder/transcoder/internal/storage"
@@ -103,8 +104,8 @@ fetch:
 			if ctx.Err() != nil {
 				break
 			}
-			if !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) &&
-				!errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			if !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) &&
+				!errors.Is(err, context.DeadlineExceeded) {
 				failures++
 				w.log.Warn("worker: fetching from the queue failed", "err", err)
 				sleep(ctx, min(time.Duration(failures)*200*time.Millisecond, 5*time.Second))
