@@ -86,10 +86,12 @@ type record struct {
 	Schema  int           `json:"schema"`
 	Job     *Job          `json:"job"`
 	Request storedRequest `json:"request"`
-	// Attempt is the queue delivery that owns the job now, and Worker
-	// the worker running it; an update from an older attempt is refused.
-	Attempt int    `json:"attempt,omitempty"`
-	Worker  string `json:"worker,omitempty"`
+	// QueueSeq and Attempt name the queue message and its delivery that
+	// own the job now, and Worker the worker running it; an update from
+	// any other is refused.
+	QueueSeq uint64 `json:"queueSeq,omitempty"`
+	Attempt  int    `json:"attempt,omitempty"`
+	Worker   string `json:"worker,omitempty"`
 	// Checked records that the outputs were free when the first attempt
 	// looked, so a retry overwrites what that attempt wrote.
 	Checked bool `json:"checked,omitempty"`
@@ -296,11 +298,13 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Job, error) {
 		return nil, fmt.Errorf("create job: %w", err)
 	}
 	s.index.apply(job.ID, rev, rec)
-	if err := s.enqueue(ctx, job); err != nil {
+	// Submitted is published before the job is queued, so that no worker's
+	// Progressing can come first.
+	s.publishState(ctx, job, rev)
+	if err := s.enqueue(ctx, job, job.ID); err != nil {
 		// The job is stored; Reconcile queues it later.
 		return nil, fmt.Errorf("create job %s: queue: %w", job.ID, err)
 	}
-	s.publishState(ctx, job, rev)
 	return job.clone(), nil
 }
 
@@ -310,8 +314,8 @@ func queueSubject(j *Job) string {
 	return queuePrefix + pipelineToken(j.PipelineID) + "." + j.ID
 }
 
-func (s *Service) enqueue(ctx context.Context, j *Job) error {
-	_, err := s.js.Publish(ctx, queueSubject(j), []byte(j.ID), jetstream.WithMsgID(j.ID))
+func (s *Service) enqueue(ctx context.Context, j *Job, msgID string) error {
+	_, err := s.js.Publish(ctx, queueSubject(j), []byte(j.ID), jetstream.WithMsgID(msgID))
 	return err
 }
 
@@ -565,7 +569,12 @@ func (s *Service) Reconcile(ctx context.Context, minAge time.Duration) error {
 		switch rec.Job.Status {
 		case StatusSubmitted:
 			s.log.Info("reconcile: queueing job again", "job", j.ID)
-			if err := s.enqueue(ctx, rec.Job); err != nil {
+			// A new message ID: the first one may still be in the duplicate
+			// window. Two reconcilers within a minute queue it once; should a
+			// job be queued twice anyway, the second delivery finds the
+			// first one alive and drops itself.
+			msgID := fmt.Sprintf("%s.reconcile.%d", j.ID, time.Now().Unix()/60)
+			if err := s.enqueue(ctx, rec.Job, msgID); err != nil {
 				return fmt.Errorf("reconcile: %w", err)
 			}
 		case StatusProgressing:

@@ -146,6 +146,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	attempt := int(md.NumDelivered)
+	l := lease{seq: md.Sequence.Stream, attempt: attempt}
 	log := w.log.With("job", id, "attempt", attempt)
 
 	// Claim the job: from here on, updates of older attempts are refused.
@@ -156,9 +157,17 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 			drop = true
 			return errStale
 		}
+		if r.Job.Status == StatusProgressing && r.QueueSeq != 0 && r.QueueSeq != l.seq {
+			// Queued twice: if the message that owns the job is still in
+			// the queue, its worker is alive or it will be redelivered.
+			if _, err := w.svc.queue.GetMsg(ctx, r.QueueSeq); err == nil {
+				drop = true
+				return errStale
+			}
+		}
 		wasSubmitted = r.Job.Status == StatusSubmitted
 		canceled = r.CancelRequested
-		r.Attempt, r.Worker = attempt, w.opts.Name
+		r.QueueSeq, r.Attempt, r.Worker = l.seq, attempt, w.opts.Name
 		r.Job.Status = StatusProgressing
 		if r.Job.Timing.StartTimeMillis == 0 {
 			r.Job.Timing.StartTimeMillis = Millis(time.Now())
@@ -185,7 +194,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	case canceled:
 		// Its worker died after the cancellation was asked for.
-		w.finishCanceled(ctx, id, attempt, log)
+		w.finishCanceled(ctx, id, l, log)
 		_ = msg.Ack()
 		return
 	}
@@ -200,9 +209,9 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	defer bg.Wait()
 	defer stop(nil) // runs first: ends the helpers below
 	bg.Go(func() { w.heartbeat(jobCtx, msg) })
-	bg.Go(func() { w.watchRecord(jobCtx, stop, id, attempt) })
+	bg.Go(func() { w.watchRecord(jobCtx, stop, id, l) })
 
-	job, runErr := w.run(jobCtx, rec, attempt, log)
+	job, runErr := w.run(jobCtx, rec, l, log)
 	cause := context.Cause(jobCtx)
 	switch {
 	case errors.Is(cause, errLostLease):
@@ -213,32 +222,29 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.Nak()
 		return
 	case errors.Is(cause, errCancelRequested):
-		w.finishCanceled(context.WithoutCancel(ctx), id, attempt, log)
+		w.finishCanceled(context.WithoutCancel(ctx), id, l, log)
 		_ = msg.Ack()
 		return
 	}
 	fctx := context.WithoutCancel(ctx)
 	if runErr == nil {
-		w.finish(fctx, msg, id, attempt, job, nil, log)
+		w.finish(fctx, msg, id, l, job, nil, log)
 		return
 	}
 	detail := truncate(StatusDetail(runErr), 255)
 	if retryable(runErr) && attempt < w.svc.opts.MaxDeliver {
 		delay := w.svc.opts.Backoff[min(attempt-1, len(w.svc.opts.Backoff)-1)]
 		log.Warn("job failed; will retry", "err", runErr, "in", delay)
-		_, _, err := w.svc.update(fctx, id, func(r *record) error {
-			if r.Attempt != attempt {
-				return errStale
-			}
+		_, _, err := w.svc.update(fctx, id, owned(l, func(r *record) error {
 			r.LastError = detail
 			return nil
-		})
+		}))
 		if err == nil {
 			_ = msg.NakWithDelay(delay)
 		}
 		return
 	}
-	w.finish(fctx, msg, id, attempt, job, runErr, log)
+	w.finish(fctx, msg, id, l, job, runErr, log)
 }
 
 // heartbeat tells the queue the job is alive, so that it is redelivered
@@ -258,7 +264,7 @@ func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg) {
 
 // watchRecord stops the job when its cancellation is asked for or
 // another attempt takes it over.
-func (w *Worker) watchRecord(ctx context.Context, stop context.CancelCauseFunc, id string, attempt int) {
+func (w *Worker) watchRecord(ctx context.Context, stop context.CancelCauseFunc, id string, l lease) {
 	for ctx.Err() == nil {
 		kw, err := w.svc.kv.Watch(ctx, id, jetstream.UpdatesOnly())
 		if err != nil {
@@ -274,7 +280,7 @@ func (w *Worker) watchRecord(ctx context.Context, stop context.CancelCauseFunc, 
 				continue
 			}
 			switch {
-			case rec.Attempt != attempt:
+			case !l.owns(&rec):
 				stop(errLostLease)
 			case rec.CancelRequested:
 				stop(errCancelRequested)
@@ -285,7 +291,7 @@ func (w *Worker) watchRecord(ctx context.Context, stop context.CancelCauseFunc, 
 }
 
 // run does the work of one attempt.
-func (w *Worker) run(ctx context.Context, rec *record, attempt int, log *slog.Logger) (*Job, error) {
+func (w *Worker) run(ctx context.Context, rec *record, l lease, log *slog.Logger) (*Job, error) {
 	id := rec.Job.ID
 	// What a crashed attempt of this job left behind is removed first.
 	dir := filepath.Join(w.opts.WorkDir, id)
@@ -328,14 +334,14 @@ func (w *Worker) run(ctx context.Context, rec *record, attempt int, log *slog.Lo
 			Exec: ExecOptions{StallTimeout: w.opts.StallTimeout, OnProgress: func(p ffmpeg.Progress) {
 				if now := time.Now(); now.Sub(lastProgress) >= time.Second || p.Done {
 					lastProgress = now
-					w.svc.publishProgress(rec.Job, Progress{Percent: p.Percent, Speed: p.Speed, ETA: p.ETA, Attempt: attempt})
+					w.svc.publishProgress(rec.Job, Progress{Percent: p.Percent, Speed: p.Speed, ETA: p.ETA, Attempt: l.attempt})
 				}
 			}},
 			BeforeRun: func(ctx context.Context) error {
 				if rec.Checked {
 					return nil
 				}
-				_, _, err := w.svc.update(ctx, id, owned(attempt, func(r *record) error {
+				_, _, err := w.svc.update(ctx, id, owned(l, func(r *record) error {
 					r.Checked = true
 					return nil
 				}))
@@ -344,7 +350,7 @@ func (w *Worker) run(ctx context.Context, rec *record, attempt int, log *slog.Lo
 			OnPublished: func(files []string) {
 				mu.Lock()
 				defer mu.Unlock()
-				_, _, err := w.svc.update(ctx, id, owned(attempt, func(r *record) error {
+				_, _, err := w.svc.update(ctx, id, owned(l, func(r *record) error {
 					for _, f := range files {
 						if !containsString(r.Delivered, f) {
 							r.Delivered = append(r.Delivered, f)
@@ -378,11 +384,18 @@ func containsString(list []string, s string) bool {
 	return false
 }
 
-// owned wraps an update so that it applies only while attempt owns the
-// job.
-func owned(attempt int, fn func(*record) error) func(*record) error {
+// lease names the delivery of a queue message that owns a job.
+type lease struct {
+	seq     uint64 // the message's stream sequence
+	attempt int    // its delivery count
+}
+
+func (l lease) owns(r *record) bool { return r.QueueSeq == l.seq && r.Attempt == l.attempt }
+
+// owned wraps an update so that it applies only while l owns the job.
+func owned(l lease, fn func(*record) error) func(*record) error {
 	return func(r *record) error {
-		if r.Attempt != attempt || Terminal(r.Job.Status) {
+		if !l.owns(r) || Terminal(r.Job.Status) {
 			return errLostLease
 		}
 		return fn(r)
@@ -390,8 +403,8 @@ func owned(attempt int, fn func(*record) error) func(*record) error {
 }
 
 // finish records the end of an attempt that is not retried.
-func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, id string, attempt int, result *Job, runErr error, log *slog.Logger) {
-	rec, rev, err := w.svc.update(ctx, id, owned(attempt, func(r *record) error {
+func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, id string, l lease, result *Job, runErr error, log *slog.Logger) {
+	rec, rev, err := w.svc.update(ctx, id, owned(l, func(r *record) error {
 		merge(r.Job, result)
 		if runErr != nil {
 			r.Job.finish(StatusError, truncate(StatusDetail(runErr), 255), time.Now())
@@ -448,7 +461,7 @@ func merge(dst, src *Job) {
 
 // finishCanceled removes what a canceled job had delivered and marks it
 // Canceled.
-func (w *Worker) finishCanceled(ctx context.Context, id string, attempt int, log *slog.Logger) {
+func (w *Worker) finishCanceled(ctx context.Context, id string, l lease, log *slog.Logger) {
 	rec, _, err := w.svc.load(ctx, id)
 	if err != nil {
 		log.Warn("canceled job not recorded", "err", err)
@@ -459,7 +472,7 @@ func (w *Worker) finishCanceled(ctx context.Context, id string, attempt int, log
 			log.Warn("canceled job: outputs not all removed", "err", err)
 		}
 	}
-	rec, rev, err := w.svc.update(ctx, id, owned(attempt, func(r *record) error {
+	rec, rev, err := w.svc.update(ctx, id, owned(l, func(r *record) error {
 		r.Job.finish(StatusCanceled, "", time.Now())
 		for _, o := range r.Job.Outputs {
 			o.Status = StatusCanceled
