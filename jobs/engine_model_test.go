@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/transcoder/transcoder/internal/testmedia"
 	"github.com/transcoder/transcoder/jobs"
 )
@@ -62,43 +60,6 @@ func TestStateMachine(t *testing.T) {
 				t.Errorf("CanMove(%s, %s) = %v", from, to, got)
 			}
 		}
-	}
-}
-
-// TestEngineMaxDeliveries: when every allowed delivery of a job goes to a
-// worker that dies (here: a consumer that takes the job and never answers),
-// the job ends in Error rather than staying unfinished for ever.
-func TestEngineMaxDeliveries(t *testing.T) {
-	e := startEngine(t, "")
-	ctx := context.Background()
-	job, err := e.svc.Create(ctx, jobs.CreateRequest{Input: testmedia.Path(t, testmedia.Tiny), Output: "file://" + t.TempDir(),
-		Outputs: []jobs.OutputSpec{{Key: "x.mp4", PresetID: preset320}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cons, err := e.eng.JS.Consumer(ctx, "TRANSCODER_QUEUE", "workers")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Dead workers: they keep asking for jobs and never answer.
-	var deliveries atomic.Int32
-	pullCtx, stopPulling := context.WithCancel(ctx)
-	defer stopPulling()
-	go func() {
-		for pullCtx.Err() == nil {
-			m, err := cons.Next(jetstream.FetchMaxWait(500 * time.Millisecond))
-			if err == nil && string(m.Data()) == job.ID {
-				deliveries.Add(1)
-			}
-		}
-	}()
-	got := waitFinal(t, e.svc, job.ID, 30*time.Second)
-	if got.Status != jobs.StatusError || !strings.HasPrefix(got.Outputs[0].StatusDetail, "9000 no worker finished the job in 3 attempts") {
-		t.Fatalf("job %s: %q", got.Status, got.Outputs[0].StatusDetail)
-	}
-	stopPulling()
-	if n := deliveries.Load(); n != 3 {
-		t.Errorf("%d deliveries, want 3", n)
 	}
 }
 
@@ -167,5 +128,66 @@ func TestEngineNewerSchema(t *testing.T) {
 	_, err = jobs.Open(ctx, e.eng.JS, testServiceOptions(e.presets))
 	if !errors.Is(err, jobs.ErrNewerSchema) || !strings.Contains(err.Error(), "TRANSCODER_EVENTS has schema 99") {
 		t.Fatalf("Open: %v", err)
+	}
+}
+
+// TestEnginePause: a paused pipeline's jobs are created and start only
+// when it is resumed, oldest first; other pipelines go on meanwhile.
+func TestEnginePause(t *testing.T) {
+	e := startEngine(t, "")
+	ctx := context.Background()
+	const held, other = "1700000000000-paused", "1700000000000-active"
+	if err := e.svc.Pause(ctx, held); err != nil {
+		t.Fatal(err)
+	}
+	if !e.svc.Paused(held) || e.svc.Paused(other) {
+		t.Fatal("Paused disagrees with Pause")
+	}
+	e.startWorker(t, "w", 1, t.TempDir())
+	in := testmedia.Path(t, testmedia.Tiny)
+	out := t.TempDir()
+	create := func(pipe, key string) *jobs.Job {
+		j, err := e.svc.Create(ctx, jobs.CreateRequest{PipelineID: pipe, Input: in, Output: "file://" + out,
+			Outputs: []jobs.OutputSpec{{Key: key, PresetID: preset320}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	a, b := create(held, "a.mp4"), create(held, "b.mp4")
+	if got := waitFinal(t, e.svc, create(other, "c.mp4").ID, time.Minute); got.Status != jobs.StatusComplete {
+		t.Fatalf("active pipeline's job: %s", got.Status)
+	}
+	for _, j := range []*jobs.Job{a, b} {
+		if got, _ := e.svc.Get(ctx, j.ID); got.Status != jobs.StatusSubmitted {
+			t.Fatalf("paused pipeline's job %s", got.Status)
+		}
+	}
+	if err := e.svc.Resume(ctx, held); err != nil {
+		t.Fatal(err)
+	}
+	ga, gb := waitFinal(t, e.svc, a.ID, time.Minute), waitFinal(t, e.svc, b.ID, time.Minute)
+	if ga.Status != jobs.StatusComplete || gb.Status != jobs.StatusComplete {
+		t.Fatalf("after resume: %s, %s", ga.Status, gb.Status)
+	}
+	if ga.Timing.StartTimeMillis > gb.Timing.StartTimeMillis {
+		t.Errorf("resumed jobs started newest first")
+	}
+	if n := e.tools.count(in); n != 3 {
+		t.Errorf("ffmpeg ran %d times, want 3", n)
+	}
+}
+
+// TestEngineCreateWithID: a caller-chosen ID makes creation idempotent.
+func TestEngineCreateWithID(t *testing.T) {
+	e := startEngine(t, "")
+	ctx := context.Background()
+	req := jobs.CreateRequest{ID: "1700000000000-fixed1", Input: "in.mp4", Output: t.TempDir(),
+		Outputs: []jobs.OutputSpec{{Key: "x.mp4", PresetID: preset320}}}
+	if j, err := e.svc.Create(ctx, req); err != nil || j.ID != req.ID {
+		t.Fatalf("first: %v %v", j, err)
+	}
+	if _, err := e.svc.Create(ctx, req); !errors.Is(err, jobs.ErrExists) {
+		t.Fatalf("second: %v", err)
 	}
 }

@@ -158,3 +158,33 @@ func (s *idSet) remove(id string) {
 		*s = slices.Delete(*s, i, i+1)
 	}
 }
+
+// submitted returns a pipeline's Submitted jobs, oldest first.
+func (x *index) submitted(pipelineID string) []*Job {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	var out []*Job
+	if s := x.byStatus[StatusSubmitted]; s != nil {
+		for _, id := range *s {
+			if j := x.jobs[id].job; j.PipelineID == pipelineID {
+				out = append(out, j)
+			}
+		}
+	}
+	return out
+}
+
+// running counts a pipeline's Progressing jobs.
+func (x *index) running(pipelineID string) int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	n := 0
+	if s := x.byStatus[StatusProgressing]; s != nil {
+		for _, id := range *s {
+			if x.jobs[id].job.PipelineID == pipelineID {
+				n++
+			}
+		}
+	}
+	return n
+}

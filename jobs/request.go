@@ -21,6 +21,10 @@ const (
 
 // CreateRequest asks the engine for a job.
 type CreateRequest struct {
+	// ID, when set, is the new job's ID (Elastic Transcoder-shaped); a
+	// caller that must not create a job twice picks it first and gets
+	// ErrExists on a second try. Empty: a new ID.
+	ID string
 	// PipelineID groups jobs: listings, order of start and (with
 	// pipelines) pausing go by it. Empty is allowed for ad-hoc jobs.
 	PipelineID string
@@ -91,6 +95,11 @@ func CheckID(field, id string) error {
 func (r *CreateRequest) validate(lookup PresetLookup) error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, invalid(format, args...)) }
+	if r.ID != "" {
+		if err := CheckID("id", r.ID); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if r.PipelineID != "" {
 		if err := CheckID("pipelineId", r.PipelineID); err != nil {
 			errs = append(errs, err)

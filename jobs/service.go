@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -21,6 +20,7 @@ import (
 const (
 	SchemaVersion   = 1
 	jobsBucket      = "transcoder_jobs"
+	pausedBucket    = "transcoder_paused"
 	queueStream     = "TRANSCODER_QUEUE"
 	eventsStream    = "TRANSCODER_EVENTS"
 	queuePrefix     = "transcoder.queue."
@@ -34,6 +34,8 @@ const (
 var (
 	// ErrNotFound: no job has that ID (ResourceNotFoundException).
 	ErrNotFound = errors.New("job not found")
+	// ErrExists: a job with the requested ID exists already.
+	ErrExists = errors.New("job exists")
 	// ErrNotCancelable: the job has already finished (ResourceInUseException).
 	ErrNotCancelable = errors.New("job cannot be canceled")
 	// ErrNewerSchema: the engine's data was written by a newer transcoder.
@@ -48,7 +50,10 @@ type ServiceOptions struct {
 	// it goes back to the queue: how soon a dead worker's job is retried.
 	// Default 10s.
 	AckWait time.Duration
-	// MaxDeliver bounds how often a job is tried; default 5.
+	// MaxDeliver bounds how many times a job is started, counting starts
+	// whose worker died; default 5. (The queue itself redelivers without
+	// bound, so that a job held back by a paused pipeline or a
+	// concurrency limit uses up none of its attempts.)
 	MaxDeliver int
 	// Backoff is the delay before retry n (the last one repeats);
 	// default 1s, 5s, 15s, 30s.
@@ -76,7 +81,7 @@ type Service struct {
 
 	stop   context.CancelFunc
 	done   chan struct{}
-	adv    *nats.Subscription
+	paused *pausedSet
 	closed sync.Once
 }
 
@@ -129,7 +134,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts ServiceOptions) (*Se
 		opts.EventRetention = 72 * time.Hour
 	}
 	opts.Replicas = max(opts.Replicas, 1)
-	s := &Service{js: js, opts: opts, log: opts.Logger, index: newIndex(), done: make(chan struct{})}
+	s := &Service{js: js, opts: opts, log: opts.Logger, index: newIndex(), done: make(chan struct{}), paused: &pausedSet{}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -150,25 +155,16 @@ func Open(ctx context.Context, js jetstream.JetStream, opts ServiceOptions) (*Se
 		stop()
 		return nil, ctx.Err()
 	}
-	// A job whose last allowed delivery died with its worker would stay
-	// Progressing for ever: the server says so, and the job becomes Error.
-	adv, err := js.Conn().QueueSubscribe(
-		"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES."+queueStream+"."+workersConsumer, "transcoder",
-		s.onMaxDeliveries)
-	if err != nil {
+	if err := s.paused.start(watchCtx, s.js, s.opts.Replicas); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("engine: %w", err)
+		return nil, err
 	}
-	s.adv = adv
 	return s, nil
 }
 
 // Close stops the index; it does not close the connection.
 func (s *Service) Close() {
 	s.closed.Do(func() {
-		if s.adv != nil {
-			_ = s.adv.Unsubscribe()
-		}
 		if s.stop != nil {
 			s.stop()
 			<-s.done
@@ -251,7 +247,7 @@ func (s *Service) provision(ctx context.Context) error {
 		Description:   "transcoder workers",
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       s.opts.AckWait,
-		MaxDeliver:    s.opts.MaxDeliver,
+		MaxDeliver:    -1,
 		MaxAckPending: 10000,
 		Replicas:      s.opts.Replicas,
 		Metadata:      schemaMeta(),
@@ -268,8 +264,12 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Job, error) {
 		return nil, err
 	}
 	now := time.Now()
+	id := req.ID
+	if id == "" {
+		id = NewID(now)
+	}
 	job := &Job{
-		ID: NewID(now), PipelineID: req.PipelineID, Status: StatusSubmitted,
+		ID: id, PipelineID: req.PipelineID, Status: StatusSubmitted,
 		Input:           &JobInput{Key: req.InputKey, TimeSpan: req.TimeSpan},
 		OutputKeyPrefix: req.OutputKeyPrefix, Playlists: req.Playlists,
 		UserMetadata: req.UserMetadata, Timing: &Timing{SubmitTimeMillis: Millis(now)},
@@ -294,6 +294,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Job, error) {
 		return nil, err
 	}
 	rev, err := s.kv.Create(ctx, job.ID, data)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return nil, fmt.Errorf("%w: %s", ErrExists, job.ID)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create job: %w", err)
 	}
@@ -301,6 +304,9 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Job, error) {
 	// Submitted is published before the job is queued, so that no worker's
 	// Progressing can come first.
 	s.publishState(ctx, job, rev)
+	if s.paused.has(job.PipelineID) {
+		return job.clone(), nil // Resume queues it
+	}
 	if err := s.enqueue(ctx, job, job.ID); err != nil {
 		// The job is stored; Reconcile queues it later.
 		return nil, fmt.Errorf("create job %s: queue: %w", job.ID, err)
@@ -568,6 +574,9 @@ func (s *Service) Reconcile(ctx context.Context, minAge time.Duration) error {
 		}
 		switch rec.Job.Status {
 		case StatusSubmitted:
+			if s.paused.has(rec.Job.PipelineID) {
+				continue
+			}
 			s.log.Info("reconcile: queueing job again", "job", j.ID)
 			// A new message ID: the first one may still be in the duplicate
 			// window. Two reconcilers within a minute queue it once; should a
@@ -582,26 +591,6 @@ func (s *Service) Reconcile(ctx context.Context, minAge time.Duration) error {
 		}
 	}
 	return nil
-}
-
-// onMaxDeliveries fails a job whose last allowed attempt was lost.
-func (s *Service) onMaxDeliveries(m *nats.Msg) {
-	var adv struct {
-		StreamSeq  uint64 `json:"stream_seq"`
-		Deliveries int    `json:"deliveries"`
-	}
-	if err := json.Unmarshal(m.Data, &adv); err != nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	msg, err := s.queue.GetMsg(ctx, adv.StreamSeq)
-	if err != nil {
-		return
-	}
-	id := string(msg.Data)
-	s.failLost(ctx, id, fmt.Sprintf("9000 no worker finished the job in %d attempts", adv.Deliveries))
-	_ = s.queue.DeleteMsg(ctx, adv.StreamSeq)
 }
 
 // failLost ends a Progressing job whose worker is gone for good.

@@ -37,6 +37,11 @@ type WorkerOptions struct {
 	// StallTimeout is how long ffmpeg may make no progress before it is
 	// killed and the job retried; 0 means ffmpeg's default.
 	StallTimeout time.Duration
+	// Limit, when set, gives the most jobs of a pipeline that may run at
+	// once across all workers (0: no limit). It is checked against the
+	// shared index when a job is about to start, so workers starting jobs
+	// of one pipeline at the same instant may exceed it briefly.
+	Limit func(pipelineID string) int
 	// GracePeriod is how long running jobs may go on after Run's context
 	// ends; jobs still running then are stopped and go back to the queue
 	// for another worker. Default 0: release them at once.
@@ -145,19 +150,32 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		_ = msg.Nak()
 		return
 	}
-	attempt := int(md.NumDelivered)
-	l := lease{seq: md.Sequence.Stream, attempt: attempt}
-	log := w.log.With("job", id, "attempt", attempt)
+	seq := md.Sequence.Stream
+	log := w.log.With("job", id)
 
-	// Claim the job: from here on, updates of older attempts are refused.
-	var wasSubmitted, drop, canceled bool
+	if pipe := pipelineOf(msg.Subject()); pipe != "" && w.opts.Limit != nil {
+		if n := w.opts.Limit(pipe); n > 0 && w.svc.index.running(pipe) >= n {
+			// The pipeline has as many jobs running as it may: ask again
+			// soon. The queue redelivers without bound, and the job's
+			// attempts count only its starts.
+			_ = msg.NakWithDelay(time.Second)
+			return
+		}
+	}
+
+	// Claim the job: from here on, updates of other deliveries are refused.
+	var l lease
+	var wasSubmitted, drop, hold, canceled, exhausted bool
 	rec, rev, err := w.svc.update(ctx, id, func(r *record) error {
-		wasSubmitted, drop, canceled = false, false, false
-		if Terminal(r.Job.Status) {
+		wasSubmitted, drop, hold, canceled, exhausted = false, false, false, false, false
+		switch {
+		case Terminal(r.Job.Status):
 			drop = true
 			return errStale
-		}
-		if r.Job.Status == StatusProgressing && r.QueueSeq != 0 && r.QueueSeq != l.seq {
+		case r.Job.Status == StatusSubmitted && w.svc.paused.has(r.Job.PipelineID):
+			hold = true
+			return errStale
+		case r.Job.Status == StatusProgressing && r.QueueSeq != 0 && r.QueueSeq != seq:
 			// Queued twice: if the message that owns the job is still in
 			// the queue, its worker is alive or it will be redelivered.
 			if _, err := w.svc.queue.GetMsg(ctx, r.QueueSeq); err == nil {
@@ -167,7 +185,20 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		}
 		wasSubmitted = r.Job.Status == StatusSubmitted
 		canceled = r.CancelRequested
-		r.QueueSeq, r.Attempt, r.Worker = l.seq, attempt, w.opts.Name
+		r.Attempt++
+		l = lease{seq: seq, attempt: r.Attempt}
+		r.QueueSeq, r.Worker = seq, w.opts.Name
+		if r.Attempt > w.svc.opts.MaxDeliver && !canceled {
+			// Every attempt so far died with its worker (a failure that
+			// the worker saw ends the job or is retried below).
+			exhausted = true
+			detail := fmt.Sprintf("9000 no worker finished the job in %d attempts", r.Attempt-1)
+			if r.LastError != "" {
+				detail += "; last error: " + r.LastError
+			}
+			r.Job.finish(StatusError, truncate(detail, 255), time.Now())
+			return nil
+		}
 		r.Job.Status = StatusProgressing
 		if r.Job.Timing.StartTimeMillis == 0 {
 			r.Job.Timing.StartTimeMillis = Millis(time.Now())
@@ -180,6 +211,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		}
 		return nil
 	})
+	log = log.With("attempt", l.attempt)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		log.Warn("queued job has no record; dropped")
@@ -188,9 +220,19 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	case drop:
 		_ = msg.Ack()
 		return
+	case hold:
+		// The pipeline is paused: the job leaves the queue and stays
+		// Submitted; Resume queues it again.
+		_ = msg.Term()
+		return
 	case err != nil:
 		log.Warn("job not claimed; it stays queued", "err", err)
 		_ = msg.NakWithDelay(time.Second)
+		return
+	case exhausted:
+		log.Warn("job failed: its workers kept dying", "detail", rec.Job.Outputs[0].StatusDetail)
+		w.svc.publishState(ctx, rec.Job, rev)
+		_ = msg.DoubleAck(ctx)
 		return
 	case canceled:
 		// Its worker died after the cancellation was asked for.
@@ -232,8 +274,8 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	detail := truncate(StatusDetail(runErr), 255)
-	if retryable(runErr) && attempt < w.svc.opts.MaxDeliver {
-		delay := w.svc.opts.Backoff[min(attempt-1, len(w.svc.opts.Backoff)-1)]
+	if retryable(runErr) && l.attempt < w.svc.opts.MaxDeliver {
+		delay := w.svc.opts.Backoff[min(l.attempt-1, len(w.svc.opts.Backoff)-1)]
 		log.Warn("job failed; will retry", "err", runErr, "in", delay)
 		_, _, err := w.svc.update(fctx, id, owned(l, func(r *record) error {
 			r.LastError = detail
@@ -382,6 +424,20 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// pipelineOf reads the pipeline from a queue subject,
+// transcoder.queue.PIPELINE.JOB; "" for jobs of no pipeline.
+func pipelineOf(subject string) string {
+	rest, ok := strings.CutPrefix(subject, queuePrefix)
+	if !ok {
+		return ""
+	}
+	p, _, _ := strings.Cut(rest, ".")
+	if p == "_" {
+		return ""
+	}
+	return p
 }
 
 // lease names the delivery of a queue message that owns a job.
