@@ -70,4 +70,3 @@ func TestWorkersKeepDying(t *testing.T) {
 	}
 	t.Fatal("job never failed")
 }
-
