@@ -57,6 +57,9 @@ type OutputSpec struct {
 	ThumbnailPattern string `json:"ThumbnailPattern,omitempty"`
 	Rotate           string `json:"Rotate,omitempty"`
 	SegmentDuration  string `json:"SegmentDuration,omitempty"`
+	// Rung marks an output that a ladder preset expanded into: it is
+	// left out, not failed, when it would be larger than the input.
+	Rung bool `json:"Rung,omitempty"`
 }
 
 // PresetLookup finds presets by ID, alias or name; *presets.Registry

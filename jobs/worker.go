@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -360,7 +361,7 @@ func (w *Worker) run(ctx context.Context, rec *record, l lease, log *slog.Logger
 		}
 		outs = append(outs, OutputRequest{
 			Key: rec.Job.OutputKeyPrefix + o.Key, Preset: p, ThumbnailPattern: prefixed(rec.Job.OutputKeyPrefix, o.ThumbnailPattern),
-			SegmentDuration: o.SegmentDuration, Rotate: o.Rotate,
+			SegmentDuration: o.SegmentDuration, Rotate: o.Rotate, Rung: o.Rung,
 		})
 	}
 	clip, err := rec.Job.Input.TimeSpan.Clip()
@@ -504,6 +505,11 @@ func merge(dst, src *Job) {
 	for _, o := range src.Outputs {
 		byKey[o.Key] = o
 	}
+	// Ladder rungs larger than the input were left out of the transcode;
+	// they leave the job too, as they do on the command line.
+	dst.Outputs = slices.DeleteFunc(dst.Outputs, func(o *JobOutput) bool {
+		return len(src.Outputs) > 0 && byKey[dst.OutputKeyPrefix+o.Key] == nil
+	})
 	for _, o := range dst.Outputs {
 		s := byKey[dst.OutputKeyPrefix+o.Key]
 		if s == nil {

@@ -26,8 +26,8 @@ type Config struct {
 	// URL names an external NATS server or cluster, comma-separated
 	// (nats://a:4222,nats://b:4222). Empty means an embedded server.
 	URL string
-	// DataDir holds the embedded server's JetStream storage (under
-	// DataDir/jetstream).
+	// DataDir holds the embedded server's JetStream storage (the server
+	// keeps it under DataDir/jetstream).
 	DataDir string
 	// Listen, when set (host:port; port 0 picks one), opens the embedded
 	// server's client port so that other processes can use it. By default
@@ -130,7 +130,7 @@ func startServer(cfg Config) (*server.Server, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("engine: no data directory for the embedded server")
 	}
-	dir, err := filepath.Abs(filepath.Join(cfg.DataDir, "jetstream"))
+	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("engine: data directory: %w", err)
 	}
@@ -254,7 +254,7 @@ func redact(raw string) string {
 // logger adapts the embedded server's log to slog.
 type logger struct{ l *slog.Logger }
 
-func (l *logger) Noticef(format string, v ...any) { l.l.Info(fmt.Sprintf(format, v...)) }
+func (l *logger) Noticef(format string, v ...any) { l.l.Debug(fmt.Sprintf(format, v...)) }
 func (l *logger) Warnf(format string, v ...any)   { l.l.Warn(fmt.Sprintf(format, v...)) }
 func (l *logger) Fatalf(format string, v ...any)  { l.l.Error(fmt.Sprintf(format, v...)) }
 func (l *logger) Errorf(format string, v ...any)  { l.l.Error(fmt.Sprintf(format, v...)) }

@@ -1,0 +1,308 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/transcoder/transcoder/internal/engine"
+	"github.com/transcoder/transcoder/internal/notify"
+	"github.com/transcoder/transcoder/internal/watch"
+	"github.com/transcoder/transcoder/jobs"
+)
+
+// Roles say which parts of the daemon a process runs, so that many
+// machines can share one engine: watchers (and the notifier and job
+// reconciliation), workers, and the HTTP listener.
+type Roles struct {
+	Watch, Work, Notify, HTTP bool
+}
+
+// AllRoles is a process that does everything: the default.
+var AllRoles = Roles{Watch: true, Work: true, Notify: true, HTTP: true}
+
+// ParseRoles reads a comma-separated list of watch, work, notify, http
+// (or all).
+func ParseRoles(s string) (Roles, error) {
+	var r Roles
+	for _, part := range strings.Split(s, ",") {
+		switch strings.TrimSpace(part) {
+		case "all":
+			r = AllRoles
+		case "watch", "watcher":
+			r.Watch = true
+		case "work", "worker":
+			r.Work = true
+		case "notify", "notifier":
+			r.Notify = true
+		case "http", "api":
+			r.HTTP = true
+		default:
+			return r, fmt.Errorf("role %q; allowed: all, watch, work, notify, http (comma-separated)", part)
+		}
+	}
+	return r, nil
+}
+
+// DaemonOptions are what a daemon needs besides its configuration.
+type DaemonOptions struct {
+	Roles  Roles
+	Logger *slog.Logger
+	// Tools and Caps run ffmpeg (for the work role).
+	Tools jobs.Tools
+	Caps  jobs.Capabilities
+	// Ready, when set, is called once everything has started, with the
+	// HTTP listener's address ("" without one).
+	Ready func(d *Daemon)
+}
+
+// Daemon is a running `transcoder run`.
+type Daemon struct {
+	cfg      *Config
+	opts     DaemonOptions
+	log      *slog.Logger
+	Engine   *engine.Engine
+	Jobs     *jobs.Service
+	Seen     *Seen
+	addr     string
+	ready    atomic.Bool
+	watchers map[string]*Watcher
+	hooks    map[string]*watch.Webhook
+}
+
+// Addr is the HTTP listener's address, "" without one.
+func (d *Daemon) Addr() string { return d.addr }
+
+// Run runs the daemon until ctx ends, then stops watching and taking
+// jobs, gives running jobs the grace period to finish, releases the rest
+// to the queue, and returns nil.
+func Run(ctx context.Context, cfg *Config, opts DaemonOptions) error {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	d := &Daemon{cfg: cfg, opts: opts, log: log, watchers: map[string]*Watcher{}, hooks: map[string]*watch.Webhook{}}
+	ecfg := engine.Config{URL: cfg.NATS.URL, DataDir: cfg.DataDir, Listen: cfg.NATS.Listen, Name: cfg.NATS.Name,
+		Replicas: cfg.NATS.Replicas, Logger: log}
+	if cfg.NATS.Credentials != "" {
+		ecfg.Options = append(ecfg.Options, nats.UserCredentials(cfg.NATS.Credentials))
+	}
+	if c := cfg.NATS.Cluster; c != nil {
+		ecfg.Cluster = &engine.ClusterConfig{Name: c.Name, Listen: c.Listen, Routes: c.Routes}
+	}
+	eng, err := engine.Start(ctx, ecfg)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	d.Engine = eng
+	where := "embedded, data in " + cfg.DataDir
+	if cfg.NATS.URL != "" {
+		where = eng.Conn.ConnectedUrlRedacted()
+	} else if u := eng.ClientURL(); u != "" {
+		where += ", clients at " + u
+	}
+	log.Info("engine ready", "engine", where)
+
+	svc, err := jobs.Open(ctx, eng.JS, jobs.ServiceOptions{
+		Replicas: eng.Replicas, AckWait: cfg.Workers.AckWait, MaxDeliver: cfg.Workers.MaxAttempts,
+		Presets: cfg.Registry, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	d.Jobs = svc
+	if d.Seen, err = OpenSeen(ctx, eng.JS, eng.Replicas); err != nil {
+		return err
+	}
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+
+	if opts.Roles.Watch {
+		if err := d.startWatchers(runCtx, &wg); err != nil {
+			return err
+		}
+	}
+	if opts.Roles.Notify {
+		n, err := notify.New(eng.JS, d.targets, notify.Options{Logger: log, Replicas: eng.Replicas})
+		if err != nil {
+			return err
+		}
+		wg.Go(func() {
+			if err := n.Run(runCtx); err != nil && runCtx.Err() == nil {
+				log.Error("notifier stopped", "err", err)
+			}
+		})
+	}
+	if opts.Roles.HTTP && cfg.Listen != "off" {
+		srv, err := d.listen()
+		if err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+	}
+	if opts.Roles.Work {
+		w := svc.NewWorker(jobs.WorkerOptions{
+			Concurrency: cfg.Workers.Concurrency, WorkDir: cfg.Workers.WorkDir, Tools: opts.Tools,
+			Stores: cfg.Store, Presets: cfg.Registry, Caps: opts.Caps, StallTimeout: cfg.Workers.StallTimeout,
+			GracePeriod: cfg.Workers.GracePeriod, Limit: d.limit,
+		})
+		wg.Go(func() {
+			if err := w.Run(runCtx); err != nil {
+				log.Error("worker stopped", "err", err)
+			}
+		})
+		log.Info("worker started", "concurrency", cfg.Workers.Concurrency, "work_dir", cfg.Workers.WorkDir)
+	}
+	d.ready.Store(true)
+	if opts.Ready != nil {
+		opts.Ready(d)
+	}
+	<-ctx.Done()
+	log.Info("stopping: no new jobs; running jobs have the grace period to finish",
+		"grace_period", cfg.Workers.GracePeriod)
+	d.ready.Store(false)
+	stop()
+	wg.Wait()
+	log.Info("stopped")
+	return nil
+}
+
+// startWatchers applies each pipeline's status and starts its watcher,
+// and the reconciliation of unfinished jobs.
+func (d *Daemon) startWatchers(ctx context.Context, wg *sync.WaitGroup) error {
+	for _, p := range d.cfg.Pipelines {
+		// The configured status applies at every start.
+		var err error
+		switch {
+		case p.Status == StatusPaused && !d.Jobs.Paused(p.ID):
+			err = d.Jobs.Pause(ctx, p.ID)
+		case p.Status == StatusActive && d.Jobs.Paused(p.ID):
+			err = d.Jobs.Resume(ctx, p.ID)
+		}
+		if err != nil {
+			return fmt.Errorf("pipeline %s: %w", p.Name, err)
+		}
+		w, err := NewWatcher(p, d.Jobs, d.Seen, d.cfg.Registry, d.cfg.Store, d.log)
+		if err != nil {
+			return err
+		}
+		src, err := w.source()
+		if err != nil {
+			return fmt.Errorf("pipeline %s: %w", p.Name, err)
+		}
+		if hook, ok := src.(*watch.Webhook); ok {
+			d.hooks[p.Name] = hook
+		}
+		d.watchers[p.ID] = w
+		wg.Go(func() {
+			backoff := time.Second
+			for ctx.Err() == nil {
+				err := w.Run(ctx, src)
+				if ctx.Err() != nil {
+					return
+				}
+				d.log.Error("watcher stopped; restarting", "pipeline", p.Name, "err", err, "in", backoff)
+				sleep(ctx, backoff)
+				backoff = min(backoff*2, time.Minute)
+			}
+		})
+		d.log.Info("watching", "pipeline", p.Name, "id", p.ID, "input", p.Input, "source", p.Events.Source,
+			"status", p.Status)
+	}
+	wg.Go(func() {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			if err := d.Jobs.Reconcile(ctx, 30*time.Second); err != nil && ctx.Err() == nil {
+				d.log.Warn("job reconciliation failed", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	})
+	return nil
+}
+
+func (d *Daemon) targets(pipelineID string) (notify.Targets, bool) {
+	for _, p := range d.cfg.Pipelines {
+		if p.ID == pipelineID {
+			return p.Notifications, true
+		}
+	}
+	return notify.Targets{}, false
+}
+
+func (d *Daemon) limit(pipelineID string) int {
+	for _, p := range d.cfg.Pipelines {
+		if p.ID == pipelineID {
+			return p.Concurrency
+		}
+	}
+	return 0
+}
+
+// listen starts the HTTP listener: health, readiness and event webhooks.
+func (d *Daemon) listen() (*http.Server, error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !d.ready.Load() || d.Engine.Conn.Status() != nats.CONNECTED {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.HandleFunc("POST /events/s3/{pipeline}", func(w http.ResponseWriter, r *http.Request) {
+		hook := d.hooks[r.PathValue("pipeline")]
+		if hook == nil {
+			http.Error(w, "no pipeline with a webhook source by that name", http.StatusNotFound)
+			return
+		}
+		hook.ServeHTTP(w, r)
+	})
+	ln, err := net.Listen("tcp", d.cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", d.cfg.Listen, err)
+	}
+	d.addr = ln.Addr().String()
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("HTTP listener stopped", "err", err)
+		}
+	}()
+	d.log.Info("listening", "addr", d.addr)
+	return srv, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
