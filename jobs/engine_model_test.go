@@ -191,3 +191,20 @@ func TestEngineCreateWithID(t *testing.T) {
 		t.Fatalf("second: %v", err)
 	}
 }
+
+// TestNewIDOrder: IDs made in a row sort in the order they were made,
+// even within one millisecond, and keep Elastic Transcoder's shape.
+func TestNewIDOrder(t *testing.T) {
+	now := time.Now()
+	prev := ""
+	for i := range 5000 {
+		id := jobs.NewID(now) // the same millisecond every time
+		if !regexpID.MatchString(id) {
+			t.Fatalf("ID %q", id)
+		}
+		if id <= prev {
+			t.Fatalf("ID %d %q does not sort after %q", i, id, prev)
+		}
+		prev = id
+	}
+}

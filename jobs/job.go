@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -103,15 +105,54 @@ type Timing struct {
 }
 
 // NewID returns an Elastic Transcoder-shaped ID, ^\d{13}-\w{6}$: the
-// epoch millisecond, so IDs sort by time, and six random characters.
+// epoch millisecond, so IDs sort by time, and six characters, random for
+// the first ID of a millisecond and counting up after it, so that the IDs
+// one process makes sort in the order it made them.
 func NewID(now time.Time) string {
-	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	idMu.Lock()
+	defer idMu.Unlock()
+	ms := max(now.UnixMilli(), idLast.ms)
+	if ms == idLast.ms && idLast.suffix != "" {
+		if next, ok := increment(idLast.suffix); ok {
+			idLast.suffix = next
+			return fmt.Sprintf("%013d-%s", ms, next)
+		}
+		ms++ // six characters ran out within the millisecond
+	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
+	// The first character stays in the lower half, leaving room to count.
+	b[0] = idAlphabet[int(b[0])%(len(idAlphabet)/2)]
+	for i := 1; i < len(b); i++ {
+		b[i] = idAlphabet[int(b[i])%len(idAlphabet)]
 	}
-	return fmt.Sprintf("%013d-%s", now.UnixMilli(), b[:])
+	idLast.ms, idLast.suffix = ms, string(b[:])
+	return fmt.Sprintf("%013d-%s", ms, b[:])
+}
+
+// idAlphabet is in byte order, so that counting up sorts up.
+const idAlphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+var (
+	idMu   sync.Mutex
+	idLast struct {
+		ms     int64
+		suffix string
+	}
+)
+
+// increment counts a suffix up by one in idAlphabet; false on overflow.
+func increment(s string) (string, bool) {
+	b := []byte(s)
+	for i := len(b) - 1; i >= 0; i-- {
+		k := strings.IndexByte(idAlphabet, b[i])
+		if k < len(idAlphabet)-1 {
+			b[i] = idAlphabet[k+1]
+			return string(b), true
+		}
+		b[i] = idAlphabet[0]
+	}
+	return "", false
 }
 
 // Millis converts a time to epoch milliseconds, 0 for the zero time.

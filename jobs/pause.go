@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/transcoder/transcoder/internal/engine"
 )
 
 // pausedSet is the set of paused pipelines, kept in a bucket so that every
@@ -20,9 +22,13 @@ type pausedSet struct {
 }
 
 func (p *pausedSet) start(ctx context.Context, js jetstream.JetStream, replicas int) error {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: pausedBucket, Description: "transcoder: paused pipelines", History: 1,
-		Storage: jetstream.FileStorage, Replicas: replicas, Metadata: schemaMeta(),
+	var kv jetstream.KeyValue
+	err := engine.Provision(ctx, func() (err error) {
+		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: pausedBucket, Description: "transcoder: paused pipelines", History: 1,
+			Storage: jetstream.FileStorage, Replicas: replicas, Metadata: schemaMeta(),
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("engine: bucket %s: %w", pausedBucket, err)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/transcoder/transcoder/internal/engine"
 )
 
 // Names of what the engine keeps in JetStream. The schema version is
@@ -211,7 +213,11 @@ func (s *Service) provision(ctx context.Context) error {
 				return err
 			}
 		}
-		st, err := s.js.CreateOrUpdateStream(ctx, cfg)
+		var st jetstream.Stream
+		err := engine.Provision(ctx, func() (err error) {
+			st, err = s.js.CreateOrUpdateStream(ctx, cfg)
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("engine: stream %s: %w", cfg.Name, err)
 		}
@@ -230,27 +236,34 @@ func (s *Service) provision(ctx context.Context) error {
 			}
 		}
 	}
-	kv, err := s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      jobsBucket,
-		Description: "transcoder: jobs",
-		History:     1,
-		Storage:     jetstream.FileStorage,
-		Replicas:    s.opts.Replicas,
-		Metadata:    schemaMeta(),
+	var kv jetstream.KeyValue
+	err := engine.Provision(ctx, func() (err error) {
+		kv, err = s.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      jobsBucket,
+			Description: "transcoder: jobs",
+			History:     1,
+			Storage:     jetstream.FileStorage,
+			Replicas:    s.opts.Replicas,
+			Metadata:    schemaMeta(),
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("engine: bucket %s: %w", jobsBucket, err)
 	}
 	s.kv = kv
-	_, err = s.queue.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       workersConsumer,
-		Description:   "transcoder workers",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       s.opts.AckWait,
-		MaxDeliver:    -1,
-		MaxAckPending: 10000,
-		Replicas:      s.opts.Replicas,
-		Metadata:      schemaMeta(),
+	err = engine.Provision(ctx, func() error {
+		_, err := s.queue.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+			Durable:       workersConsumer,
+			Description:   "transcoder workers",
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       s.opts.AckWait,
+			MaxDeliver:    -1,
+			MaxAckPending: 10000,
+			Replicas:      s.opts.Replicas,
+			Metadata:      schemaMeta(),
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("engine: consumer %s: %w", workersConsumer, err)

@@ -461,19 +461,20 @@ func owned(l lease, fn func(*record) error) func(*record) error {
 
 // finish records the end of an attempt that is not retried.
 func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, id string, l lease, result *Job, runErr error, log *slog.Logger) {
-	rec, rev, err := w.svc.update(ctx, id, owned(l, func(r *record) error {
-		merge(r.Job, result)
-		if runErr != nil {
-			r.Job.finish(StatusError, truncate(StatusDetail(runErr), 255), time.Now())
-			return nil
+	// The result is worth waiting for: while the engine fails over (the
+	// heartbeat goes on meanwhile), keep trying rather than run the job
+	// again.
+	var rec *record
+	var rev uint64
+	var err error
+	for wait, deadline := 200*time.Millisecond, time.Now().Add(30*time.Second); ; wait = min(2*wait, 5*time.Second) {
+		rec, rev, err = w.record(ctx, id, l, result, runErr)
+		if err == nil || errors.Is(err, errLostLease) || time.Now().After(deadline) {
+			break
 		}
-		r.Job.Status = RollUp(r.Job.Outputs)
-		for _, p := range r.Job.Playlists {
-			p.Status = r.Job.Status
-		}
-		r.Job.Timing.FinishTimeMillis = Millis(time.Now())
-		return nil
-	}))
+		log.Warn("job result not recorded yet; retrying", "err", err)
+		sleep(ctx, wait)
+	}
 	if err != nil {
 		log.Warn("job result not recorded", "err", err)
 		if !errors.Is(err, errLostLease) {
@@ -490,6 +491,23 @@ func (w *Worker) finish(ctx context.Context, msg jetstream.Msg, id string, l lea
 	// The record is final before the job leaves the queue (Reconcile
 	// relies on that order).
 	_ = msg.DoubleAck(ctx)
+}
+
+// record writes an attempt's result into the job's record.
+func (w *Worker) record(ctx context.Context, id string, l lease, result *Job, runErr error) (*record, uint64, error) {
+	return w.svc.update(ctx, id, owned(l, func(r *record) error {
+		merge(r.Job, result)
+		if runErr != nil {
+			r.Job.finish(StatusError, truncate(StatusDetail(runErr), 255), time.Now())
+			return nil
+		}
+		r.Job.Status = RollUp(r.Job.Outputs)
+		for _, p := range r.Job.Playlists {
+			p.Status = r.Job.Status
+		}
+		r.Job.Timing.FinishTimeMillis = Millis(time.Now())
+		return nil
+	}))
 }
 
 // merge copies what a transcode found into the stored job, whose IDs,

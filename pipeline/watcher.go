@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/transcoder/transcoder/internal/engine"
 	"github.com/transcoder/transcoder/internal/storage"
 	"github.com/transcoder/transcoder/internal/watch"
 	"github.com/transcoder/transcoder/jobs"
@@ -32,10 +33,14 @@ type Seen struct {
 
 // OpenSeen creates (or opens) the bucket of seen objects.
 func OpenSeen(ctx context.Context, js jetstream.JetStream, replicas int) (*Seen, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: objectsBucket, Description: "transcoder: the job of each input object version",
-		History: 1, Storage: jetstream.FileStorage, Replicas: max(replicas, 1),
-		Metadata: map[string]string{"transcoder_schema": "1"},
+	var kv jetstream.KeyValue
+	err := engine.Provision(ctx, func() (err error) {
+		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: objectsBucket, Description: "transcoder: the job of each input object version",
+			History: 1, Storage: jetstream.FileStorage, Replicas: max(replicas, 1),
+			Metadata: map[string]string{"transcoder_schema": "1"},
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: bucket %s: %w", objectsBucket, err)

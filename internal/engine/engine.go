@@ -114,7 +114,11 @@ func (e *Engine) waitReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for {
-		_, err := e.JS.AccountInfo(ctx)
+		// Each try has its own short deadline: a request sent before a new
+		// cluster has elected its meta leader is never answered.
+		actx, cancelTry := context.WithTimeout(ctx, time.Second)
+		_, err := e.JS.AccountInfo(actx)
+		cancelTry()
 		if err == nil {
 			return nil
 		}
@@ -260,3 +264,29 @@ func (l *logger) Fatalf(format string, v ...any)  { l.l.Error(fmt.Sprintf(format
 func (l *logger) Errorf(format string, v ...any)  { l.l.Error(fmt.Sprintf(format, v...)) }
 func (l *logger) Debugf(format string, v ...any)  { l.l.Debug(fmt.Sprintf(format, v...)) }
 func (l *logger) Tracef(format string, v ...any)  {}
+
+// jsErrNoPeers is JetStream's "no suitable peers for placement".
+const jsErrNoPeers jetstream.ErrorCode = 10005
+
+// Provision runs fn, which creates or updates streams, buckets or
+// consumers, and retries it for up to 30 seconds while a cluster that has
+// just started cannot yet place replicas (not enough peers have joined)
+// or does not answer (a leader is being elected).
+func Provision(ctx context.Context, fn func() error) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := fn()
+		var apiErr *jetstream.APIError
+		transient := errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrNoPeers ||
+			errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) ||
+			errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil
+		if err == nil || !transient || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}

@@ -53,6 +53,21 @@ var (
 	InterlacedSD = Spec{Width: 320, Height: 240, Rate: 25, Seconds: 1, Interlaced: true}
 	// Long takes an encode several seconds: for cancelling mid-run.
 	Long = Spec{Width: 640, Height: 360, Rate: 30, Seconds: 20, Audio: true}
+	// Streaming is for adaptive streaming: two rungs of the CMAF ladder
+	// (480p, 360p) fit it and the larger ones are dropped, and 5 s make
+	// three 2-second segments (the last one short).
+	Streaming = Spec{Width: 854, Height: 480, Rate: 30, Seconds: 5, Audio: true}
+	// StreamingPortrait is Streaming shot upright (displayed 480×854).
+	StreamingPortrait = Spec{Width: 854, Height: 480, Rate: 30, Seconds: 5, Audio: true, Rotate: true}
+	// StreamingSilent is Streaming without audio.
+	StreamingSilent = Spec{Width: 854, Height: 480, Rate: 30, Seconds: 5}
+	// Playback is long enough for a browser to play five seconds and
+	// switch renditions on the way.
+	Playback = Spec{Width: 854, Height: 480, Rate: 30, Seconds: 10, Audio: true}
+	// AudioBlip is half a second of audio only: the cheapest real job
+	// (an MP3 encode takes a few milliseconds), for load tests and
+	// benchmarks of the job engine, where ffmpeg's work is not the point.
+	AudioBlip = Spec{Seconds: 0.5, Audio: true, Container: "m4a"}
 )
 
 var mu sync.Mutex
