@@ -3,6 +3,8 @@ package jobs_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -99,7 +101,13 @@ func TestEngineReconcile(t *testing.T) {
 	if n := e.tools.count(testmedia.Path(t, testmedia.Tiny)); n != 1 {
 		t.Errorf("ffmpeg ran %d times", n)
 	}
-	// Run again: nothing unfinished, nothing queued.
+	// Run again: nothing unfinished, nothing queued. (The worker takes
+	// the job off the queue just after its final event: wait for that.)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if info, _ := q.Info(ctx); info.State.Msgs == 0 {
+			break
+		}
+	}
 	if err := e.svc.Reconcile(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -206,5 +214,41 @@ func TestNewIDOrder(t *testing.T) {
 			t.Fatalf("ID %d %q does not sort after %q", i, id, prev)
 		}
 		prev = id
+	}
+}
+
+// TestEnginePlaylists: a queued job's playlists are checked when it is
+// created (Elastic Transcoder's messages) and written when it runs.
+func TestEnginePlaylists(t *testing.T) {
+	e := startEngine(t, "")
+	ctx := context.Background()
+	out := t.TempDir()
+	req := jobs.CreateRequest{Input: testmedia.Path(t, testmedia.Streaming), Output: "file://" + out, OutputKeyPrefix: "movie/",
+		Outputs: []jobs.OutputSpec{
+			{Key: "hls/360p", PresetID: "cmaf-h264-360p", SegmentDuration: "2"},
+			{Key: "hls/audio", PresetID: "cmaf-aac-128k", SegmentDuration: "2"},
+		},
+		Playlists: []*jobs.Playlist{{Name: "hls/index", Format: "HLSv7", OutputKeys: []string{"hls/360p", "hls/audio"}}},
+	}
+	bad := req
+	bad.Playlists = []*jobs.Playlist{{Name: "other/index", Format: "HLSv7", OutputKeys: []string{"hls/360p"}}}
+	if _, err := e.svc.Create(ctx, bad); err == nil || !strings.Contains(err.Error(), "upto the last / character") {
+		t.Fatalf("playlist outside its prefix: %v", err)
+	}
+	job, err := e.svc.Create(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.startWorker(t, "w", 1, t.TempDir())
+	got := waitFinal(t, e.svc, job.ID, 2*time.Minute)
+	if got.Status != jobs.StatusComplete || got.Playlists[0].Status != jobs.StatusComplete {
+		t.Fatalf("job %s, playlist %+v", got.Status, got.Playlists[0])
+	}
+	master, err := os.ReadFile(filepath.Join(out, "movie", "hls", "index.m3u8"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(master), "#EXT-X-STREAM-INF") || !strings.Contains(string(master), "360p.m3u8") {
+		t.Errorf("master playlist:\n%s", master)
 	}
 }

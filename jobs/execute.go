@@ -104,6 +104,12 @@ func (o *PlannedOutput) Collect(dir string) (media []string, thumbs []string, er
 		}
 		media = append(media, segs...)
 	}
+	if o.MediaFile != "" {
+		media = append(media, o.MediaFile)
+	}
+	if o.IFramePlaylist != "" {
+		media = append(media, o.IFramePlaylist)
+	}
 	media = append(media, o.Main)
 	for _, f := range media {
 		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(f))); err != nil {

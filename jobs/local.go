@@ -34,6 +34,9 @@ type LocalRequest struct {
 	Input     string // path of the input file
 	OutputDir string
 	Outputs   []OutputRequest
+	// Playlists over the outputs (master playlists, DASH manifests); they
+	// are checked before anything else and written after every output.
+	Playlists []PlaylistRequest
 	Clip      *Clip
 	Overwrite bool
 	Isolate   bool
@@ -77,8 +80,17 @@ func TranscodeLocal(ctx context.Context, tools Tools, req LocalRequest) (*Job, e
 			job.Input.TimeSpan.Duration = seconds(req.Clip.Duration)
 		}
 	}
-	fail := func(err error) (*Job, error) { return failJob(job, err) }
+	job.Playlists = jobPlaylists(req.Playlists)
+	fail := func(err error) (*Job, error) {
+		failPlaylists(job, err)
+		return failJob(job, err)
+	}
 
+	// Elastic Transcoder refused a bad playlist when the job was created,
+	// so this comes before anything that takes time.
+	if err := ValidatePlaylists(req.Outputs, req.Playlists); err != nil {
+		return fail(err)
+	}
 	if err := checkTools(tools); err != nil {
 		return fail(err)
 	}
@@ -98,6 +110,10 @@ func TranscodeLocal(ctx context.Context, tools Tools, req LocalRequest) (*Job, e
 	if kept := DropRungsAboveSource(req.Outputs, probe); len(kept) < len(req.Outputs) {
 		req.Outputs = kept
 		job.Outputs = jobOutputs(kept)
+		if req.Playlists, err = PrunePlaylists(req.Playlists, kept); err != nil {
+			return fail(err)
+		}
+		job.Playlists = jobPlaylists(req.Playlists)
 	}
 
 	// A job that fails, is cancelled or is a dry run leaves nothing
@@ -129,7 +145,7 @@ func TranscodeLocal(ctx context.Context, tools Tools, req LocalRequest) (*Job, e
 
 	plan, err := BuildPlan(PlanRequest{
 		Input: req.Input, Probe: probe, Clip: req.Clip, Outputs: req.Outputs, Dir: staging,
-		Isolate: req.Isolate, Caps: req.Caps,
+		Isolate: req.Isolate, Caps: req.Caps, Playlists: req.Playlists,
 	})
 	if err != nil {
 		return fail(err)
@@ -146,6 +162,9 @@ func TranscodeLocal(ctx context.Context, tools Tools, req LocalRequest) (*Job, e
 				return fail(err)
 			}
 		}
+		if err := checkPlaylistsFree(req.OutputDir, plan); err != nil {
+			return fail(err)
+		}
 	}
 
 	if req.BeforeRun != nil {
@@ -158,6 +177,9 @@ func TranscodeLocal(ctx context.Context, tools Tools, req LocalRequest) (*Job, e
 	for _, o := range job.Outputs {
 		o.Status = StatusProgressing
 	}
+	for _, p := range job.Playlists {
+		p.Status = StatusProgressing
+	}
 	// Each command's outputs are checked and published as soon as it has
 	// finished (with --isolate, while the next output encodes).
 	publish := req.Publish
@@ -167,10 +189,15 @@ func TranscodeLocal(ctx context.Context, tools Tools, req LocalRequest) (*Job, e
 		}
 	}
 	execOpts := req.Exec
+	rends := make([]*rendition, len(plan.Outputs))
 	execOpts.AfterCommand = func(ctx context.Context, c Command) error {
-		return finishOutputs(ctx, tools, req.Input, plan, staging, c.Outputs, job, publish, req.OnPublished)
+		return finishOutputs(ctx, tools, req.Input, plan, staging, c.Outputs, job, rends, publish, req.OnPublished)
 	}
 	if err := Execute(ctx, tools, plan, execOpts); err != nil {
+		return fail(err)
+	}
+	// Playlists last, when everything they name has been published.
+	if err := publishPlaylists(ctx, staging, plan, rends, job, publish, req.OnPublished); err != nil {
 		return fail(err)
 	}
 	job.Status = StatusComplete
@@ -182,7 +209,8 @@ func TranscodeLocal(ctx context.Context, tools Tools, req LocalRequest) (*Job, e
 // any is published, then publishes each (media before playlists) and marks
 // it Complete.
 func finishOutputs(ctx context.Context, tools Tools, input string, plan *Plan, staging string, idx []int, job *Job,
-	publish func(ctx context.Context, staging string, files []string) error, onPublished func([]string)) error {
+	rends []*rendition, publish func(ctx context.Context, staging string, files []string) error, onPublished func([]string)) error {
+	listed := listedOutputs(plan)
 	files := make([][]string, len(idx))
 	errs := make([]error, len(idx))
 	// The outputs are read back at the same time: each check is an ffprobe
@@ -191,12 +219,29 @@ func finishOutputs(ctx context.Context, tools Tools, input string, plan *Plan, s
 	for k, i := range idx {
 		wg.Go(func() {
 			po := &plan.Outputs[i]
-			media, thumbs, err := po.Collect(staging)
+			var iframes []segment
+			var err error
+			if po.IFramePlaylist != "" {
+				iframes, err = writeIFramePlaylist(staging, po)
+			}
+			var media, thumbs []string
 			if err == nil {
-				err = describeOutput(ctx, tools, staging, po, media, job.Outputs[i])
+				media, thumbs, err = po.Collect(staging)
+			}
+			var pr *ffmpeg.ProbeResult
+			if err == nil {
+				pr, err = describeOutput(ctx, tools, staging, po, media, job.Outputs[i])
 			}
 			if err == nil {
 				err = checkDuration(input, po, job.Outputs[i], plan.Duration)
+			}
+			if err == nil && listed[i] {
+				// Read while the files are still in staging: published
+				// files may be in a bucket by the time playlists are made.
+				rends[i], err = analyzeOutput(staging, po, job.Outputs[i], pr)
+				if err == nil {
+					rends[i].iframes = iframes
+				}
 			}
 			files[k], errs[k] = append(thumbs, media...), err
 		})
@@ -240,19 +285,20 @@ func checkTools(tools Tools) error {
 
 // describeOutput fills an output's measured properties: from ffprobe for
 // a single file; for a segmented output from its playlist (duration), its
-// files (size) and its first segment or init segment (picture).
-func describeOutput(ctx context.Context, p Prober, dir string, po *PlannedOutput, media []string, out *JobOutput) error {
+// files (size) and its first segment, behind its init segment for fmp4
+// (picture). It returns the probe, which playlists read codecs from.
+func describeOutput(ctx context.Context, p Prober, dir string, po *PlannedOutput, media []string, out *JobOutput) (*ffmpeg.ProbeResult, error) {
 	abs := func(f string) string { return filepath.Join(dir, filepath.FromSlash(f)) }
 	if po.Request.Preset != nil && po.Request.Preset.Container == "webp" {
 		// ffprobe cannot read it back: ffmpeg 5.1 has no decoder for
 		// animated WebP (and webp is not an allowed input format).
-		return describeWebP(abs(po.Main), out)
+		return &ffmpeg.ProbeResult{}, describeWebP(abs(po.Main), out)
 	}
 	target := po.Main
 	if po.Segmented {
 		d, err := playlistDuration(abs(po.Main))
 		if err != nil {
-			return fmt.Errorf("output %s: %w", po.Main, err)
+			return nil, fmt.Errorf("output %s: %w", po.Main, err)
 		}
 		out.DurationMillis = d.Milliseconds()
 		out.Duration = int64(d.Round(time.Second) / time.Second)
@@ -261,11 +307,21 @@ func describeOutput(ctx context.Context, p Prober, dir string, po *PlannedOutput
 				out.FileSize += st.Size()
 			}
 		}
-		target = media[0] // the init segment, or the first segment
+		target = media[0] // the first segment, or the single byte-ranged file
+		if po.InitSegment != "" && len(media) > 1 {
+			// An init segment alone has no frame rate (ffprobe reports its
+			// timescale); with its first segment it is a playable file.
+			joined, err := joinInit(dir, abs(media[0]), abs(media[1]))
+			if err != nil {
+				return nil, fmt.Errorf("output %s: %w", po.Main, err)
+			}
+			defer os.Remove(joined)
+			target = filepath.Base(joined)
+		}
 	}
 	pr, err := p.Probe(ctx, abs(target))
 	if err != nil {
-		return fmt.Errorf("output %s was written but cannot be read back: %w", po.Main, err)
+		return nil, fmt.Errorf("output %s was written but cannot be read back: %w", po.Main, err)
 	}
 	if !po.Segmented {
 		out.DurationMillis = pr.Duration.Milliseconds()
@@ -273,7 +329,33 @@ func describeOutput(ctx context.Context, p Prober, dir string, po *PlannedOutput
 		out.FileSize = pr.Size
 	}
 	out.Width, out.Height, out.FrameRate = picture(pr)
-	return nil
+	return pr, nil
+}
+
+// joinInit writes an init segment followed by a media segment into a
+// hidden file in dir (which no output pattern matches) and returns its
+// path.
+func joinInit(dir, init, seg string) (string, error) {
+	f, err := os.CreateTemp(dir, ".probe-*.mp4")
+	if err != nil {
+		return "", err
+	}
+	for _, part := range []string{init, seg} {
+		data, err := os.ReadFile(part)
+		if err == nil {
+			_, err = f.Write(data)
+		}
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return "", err
+		}
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
 }
 
 // picture is the displayed size and frame rate of a probed file's video,

@@ -89,6 +89,20 @@ func DropRungsAboveSource(outs []OutputRequest, probe *ffmpeg.ProbeResult) []Out
 	return kept
 }
 
+// turnBox returns v with MaxWidth and MaxHeight swapped when the source
+// and the box differ in orientation: a ladder rung's 1280×720 box becomes
+// 720×1280 for a phone's portrait video, so that the rung keeps its
+// number of lines rather than shrinking to 405×720.
+func turnBox(v *presets.Video, w, h int) *presets.Video {
+	bw, bh := atoiOr(v.MaxWidth, 1920), atoiOr(v.MaxHeight, 1080)
+	if bw == bh || (h > w) == (bh > bw) || w == h {
+		return v
+	}
+	t := *v
+	t.MaxWidth, t.MaxHeight = strconv.Itoa(bh), strconv.Itoa(bw)
+	return &t
+}
+
 func atoiOr(s string, def int) int {
 	if n, err := strconv.Atoi(s); err == nil {
 		return n
@@ -112,6 +126,9 @@ type PlanRequest struct {
 	Dir     string // directory ffmpeg writes into; keys are relative to it
 	Isolate bool   // one ffmpeg process per output instead of one for all
 	Caps    Capabilities
+	// Playlists over the outputs; they are checked here (ValidatePlaylists)
+	// and decide how the outputs they name are segmented.
+	Playlists []PlaylistRequest
 }
 
 // Plan is the ffmpeg work for one job.
@@ -122,6 +139,19 @@ type Plan struct {
 	Duration time.Duration
 	// Dir is the directory the commands write into.
 	Dir string
+	// Playlists are written after every output is finished, in the
+	// order requested.
+	Playlists []PlannedPlaylist
+}
+
+// PlannedPlaylist is a master playlist or manifest the job writes.
+type PlannedPlaylist struct {
+	Request PlaylistRequest
+	// File is the playlist's key: Name plus the format's extension.
+	File string
+	// Outputs are the indexes in Plan.Outputs of the outputs it lists, in
+	// the order of Request.OutputKeys.
+	Outputs []int
 }
 
 // Command is one ffmpeg invocation: its arguments (without the program
@@ -143,6 +173,12 @@ type PlannedOutput struct {
 	Segmented      bool
 	SegmentPattern string
 	InitSegment    string
+	// MediaFile is the one byte-ranged file of an output in an HLSv4
+	// playlist (KEY.ts); its media playlist (Main) is KEY_v4.m3u8 and,
+	// for video, IFramePlaylist is KEY_iframe.m3u8, which is written
+	// after ffmpeg (ffmpeg 5.1 writes no I-frame playlists).
+	MediaFile      string
+	IFramePlaylist string
 	// ThumbnailGlob matches the thumbnails written, "" for none.
 	ThumbnailGlob string
 	// Width and Height of the output frame, 0 for audio-only outputs.
@@ -162,6 +198,12 @@ func (o *PlannedOutput) Files() []string {
 	}
 	if o.InitSegment != "" {
 		f = append(f, globEscape(o.InitSegment))
+	}
+	if o.MediaFile != "" {
+		f = append(f, globEscape(o.MediaFile))
+	}
+	if o.IFramePlaylist != "" {
+		f = append(f, globEscape(o.IFramePlaylist))
 	}
 	if o.ThumbnailGlob != "" {
 		f = append(f, o.ThumbnailGlob)
@@ -271,16 +313,21 @@ func BuildPlan(req PlanRequest) (plan *Plan, err error) {
 	if req.Clip != nil && req.Clip.Start >= req.Probe.Duration && req.Probe.Duration > 0 {
 		return nil, badRequest("clip starts at %s, after the end of the input (%s)", req.Clip.Start, req.Probe.Duration)
 	}
+	layouts, err := playlistLayouts(req.Outputs, req.Playlists)
+	if err != nil {
+		return nil, err
+	}
 	var specs []*outputSpec
 	for i, o := range req.Outputs {
-		s, err := planOutput(req, o)
+		s, err := planOutput(req, o, layouts[i])
 		if err != nil {
 			return nil, fmt.Errorf("output %d (%s): %w", i+1, o.Key, err)
 		}
 		specs = append(specs, s)
 		p.Outputs = append(p.Outputs, s.planned)
 	}
-	if err := checkDistinctFiles(p.Outputs); err != nil {
+	p.Playlists = planPlaylists(req.Outputs, req.Playlists)
+	if err := checkDistinctFiles(p.Outputs, p.Playlists); err != nil {
 		return nil, err
 	}
 	if req.Isolate {
@@ -308,7 +355,7 @@ func clipDuration(total time.Duration, c *Clip) time.Duration {
 	return d
 }
 
-func checkDistinctFiles(outs []PlannedOutput) error {
+func checkDistinctFiles(outs []PlannedOutput, pls []PlannedPlaylist) error {
 	seen := map[string]int{}
 	for i, o := range outs {
 		for _, f := range o.Files() {
@@ -316,6 +363,17 @@ func checkDistinctFiles(outs []PlannedOutput) error {
 				return badRequest("outputs %d and %d would both write %s; give them different keys", j+1, i+1, f)
 			}
 			seen[f] = i
+		}
+	}
+	for _, pl := range pls {
+		for _, f := range outs {
+			for _, pattern := range f.Files() {
+				// Segment patterns too: playlist "hls/a00001" and output
+				// "hls/a" are one file.
+				if ok, _ := path.Match(pattern, pl.File); ok {
+					return badRequest("playlist %q and output %q would both write %s; give them different names", pl.Request.Name, f.Request.Key, pl.File)
+				}
+			}
 		}
 	}
 	return nil
@@ -347,7 +405,7 @@ type audioSpec struct {
 	tracks, channelsInTracks int
 }
 
-func planOutput(req PlanRequest, o OutputRequest) (*outputSpec, error) {
+func planOutput(req PlanRequest, o OutputRequest, lay outputLayout) (*outputSpec, error) {
 	pr := o.Preset
 	if pr == nil {
 		return nil, errors.New("no preset")
@@ -422,6 +480,24 @@ func planOutput(req PlanRequest, o OutputRequest) (*outputSpec, error) {
 		s.opts["hls_playlist_type"] = "vod"
 		s.opts["hls_list_size"] = "0"
 		s.opts["hls_flags"] = "independent_segments"
+		if wantVideo {
+			// A key frame at every segment boundary, in every rendition
+			// whatever its frame rate or GOP, so that segments last what
+			// was asked and players switch renditions at any boundary.
+			s.opts["force_key_frames"] = "expr:gte(t,n_forced*" + o.SegmentDuration + ")"
+		}
+		if lay == layoutByteRange {
+			// Elastic Transcoder's HLSv4: one file, byte ranges in KEY_v4.m3u8.
+			s.planned.Main = o.Key + "_v4.m3u8"
+			s.planned.MediaFile = o.Key + ".ts"
+			if wantVideo {
+				s.planned.IFramePlaylist = o.Key + "_iframe.m3u8"
+			}
+			s.file = path.Join(req.Dir, s.planned.Main)
+			s.opts["hls_flags"] = "single_file+independent_segments"
+			s.opts["hls_segment_filename"] = path.Join(req.Dir, s.planned.MediaFile)
+			break
+		}
 		ext := ".ts"
 		if pr.Container == "fmp4" {
 			ext = ".m4s"
@@ -573,6 +649,9 @@ func planVideo(req PlanRequest, o OutputRequest, s *outputSpec, sv *ffmpeg.Strea
 	transpose, w, h, err := sourceSize(o, sv)
 	if err != nil {
 		return err
+	}
+	if o.Rung {
+		v = turnBox(v, w, h)
 	}
 	layout, err := presets.VideoLayout(v, w, h)
 	if err != nil {

@@ -144,7 +144,12 @@ func download(ctx context.Context, stores BucketOpener, raw, dir string) (string
 // checkBucketFree returns ErrOutputExists (3002) when any object an output
 // would write is already in the bucket.
 func checkBucketFree(ctx context.Context, b storage.Bucket, p *Plan) error {
-	for _, o := range p.Outputs {
+	outs := slices.Clone(p.Outputs)
+	for _, pl := range p.Playlists {
+		// A playlist is one more file, escaped like a key by Files.
+		outs = append(outs, PlannedOutput{Main: pl.File})
+	}
+	for _, o := range outs {
 		for _, pattern := range o.Files() {
 			for info, err := range b.List(ctx, literalPrefix(pattern)) {
 				if err != nil {

@@ -161,6 +161,17 @@ func (r *CreateRequest) validate(lookup PresetLookup) error {
 	if len(r.Playlists) > MaxPlaylists {
 		add("playlists: %d playlists; allowed: at most %d", len(r.Playlists), MaxPlaylists)
 	}
+	if len(r.Playlists) > 0 && lookup != nil && len(errs) == 0 {
+		// Elastic Transcoder refused a job whose playlists break its rules
+		// when the job was created, before anything ran.
+		outs, err := resolveOutputs(lookup, r.OutputKeyPrefix, r.Outputs)
+		if err == nil {
+			err = ValidatePlaylists(outs, playlistRequests(r.OutputKeyPrefix, r.Playlists))
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if r.TimeSpan != nil {
 		if _, err := r.TimeSpan.Clip(); err != nil {
 			errs = append(errs, err)
@@ -235,4 +246,40 @@ func ParseTimecode(field, s string) (time.Duration, error) {
 		secs = f
 	}
 	return time.Duration(secs * float64(time.Second)).Round(time.Millisecond), nil
+}
+
+// resolveOutputs turns a request's outputs into what a transcode takes:
+// presets looked up, keys prefixed.
+func resolveOutputs(lookup PresetLookup, prefix string, specs []OutputSpec) ([]OutputRequest, error) {
+	outs := make([]OutputRequest, 0, len(specs))
+	for _, o := range specs {
+		p, err := lookup.Lookup(o.PresetID)
+		if err != nil {
+			return nil, badRequest("output %s: %v", o.Key, err)
+		}
+		thumbs := ""
+		if o.ThumbnailPattern != "" {
+			thumbs = prefix + o.ThumbnailPattern
+		}
+		outs = append(outs, OutputRequest{
+			Key: prefix + o.Key, Preset: p, ThumbnailPattern: thumbs,
+			SegmentDuration: o.SegmentDuration, Rotate: o.Rotate, Rung: o.Rung,
+		})
+	}
+	return outs, nil
+}
+
+// playlistRequests turns a job's playlists into what a transcode takes,
+// names and output keys prefixed as Elastic Transcoder's
+// OutputKeyPrefix applied to them.
+func playlistRequests(prefix string, pls []*Playlist) []PlaylistRequest {
+	out := make([]PlaylistRequest, 0, len(pls))
+	for _, p := range pls {
+		r := PlaylistRequest{Name: prefix + p.Name, Format: p.Format}
+		for _, k := range p.OutputKeys {
+			r.OutputKeys = append(r.OutputKeys, prefix+k)
+		}
+		out = append(out, r)
+	}
+	return out
 }

@@ -353,16 +353,9 @@ func (w *Worker) run(ctx context.Context, rec *record, l lease, log *slog.Logger
 		}
 	}
 
-	outs := make([]OutputRequest, 0, len(rec.Request.Outputs))
-	for _, o := range rec.Request.Outputs {
-		p, err := w.opts.Presets.Lookup(o.PresetID)
-		if err != nil {
-			return nil, badRequest("output %s: %v", o.Key, err)
-		}
-		outs = append(outs, OutputRequest{
-			Key: rec.Job.OutputKeyPrefix + o.Key, Preset: p, ThumbnailPattern: prefixed(rec.Job.OutputKeyPrefix, o.ThumbnailPattern),
-			SegmentDuration: o.SegmentDuration, Rotate: o.Rotate, Rung: o.Rung,
-		})
+	outs, err := resolveOutputs(w.opts.Presets, rec.Job.OutputKeyPrefix, rec.Request.Outputs)
+	if err != nil {
+		return nil, err
 	}
 	clip, err := rec.Job.Input.TimeSpan.Clip()
 	if err != nil {
@@ -373,6 +366,7 @@ func (w *Worker) run(ctx context.Context, rec *record, l lease, log *slog.Logger
 	req := TranscodeRequest{
 		LocalRequest: LocalRequest{
 			JobID: id, Outputs: outs, Clip: clip, Caps: w.opts.Caps,
+			Playlists: playlistRequests(rec.Job.OutputKeyPrefix, rec.Job.Playlists),
 			Overwrite: rec.Request.Overwrite || rec.Checked,
 			Exec: ExecOptions{StallTimeout: w.opts.StallTimeout, OnProgress: func(p ffmpeg.Progress) {
 				if now := time.Now(); now.Sub(lastProgress) >= time.Second || p.Done {
@@ -409,13 +403,6 @@ func (w *Worker) run(ctx context.Context, rec *record, l lease, log *slog.Logger
 		InputURL: rec.Request.Input, OutputURL: rec.Request.Output, WorkDir: dir,
 	}
 	return Transcode(ctx, w.opts.Tools, w.opts.Stores, req)
-}
-
-func prefixed(prefix, pattern string) string {
-	if pattern == "" {
-		return ""
-	}
-	return prefix + pattern
 }
 
 func containsString(list []string, s string) bool {
@@ -503,7 +490,9 @@ func (w *Worker) record(ctx context.Context, id string, l lease, result *Job, ru
 		}
 		r.Job.Status = RollUp(r.Job.Outputs)
 		for _, p := range r.Job.Playlists {
-			p.Status = r.Job.Status
+			if !Terminal(p.Status) {
+				p.Status = r.Job.Status
+			}
 		}
 		r.Job.Timing.FinishTimeMillis = Millis(time.Now())
 		return nil
@@ -528,6 +517,15 @@ func merge(dst, src *Job) {
 	dst.Outputs = slices.DeleteFunc(dst.Outputs, func(o *JobOutput) bool {
 		return len(src.Outputs) > 0 && byKey[dst.OutputKeyPrefix+o.Key] == nil
 	})
+	lists := map[string]*Playlist{}
+	for _, p := range src.Playlists {
+		lists[p.Name] = p
+	}
+	for _, p := range dst.Playlists {
+		if s := lists[dst.OutputKeyPrefix+p.Name]; s != nil {
+			p.Status, p.StatusDetail = s.Status, s.StatusDetail
+		}
+	}
 	for _, o := range dst.Outputs {
 		s := byKey[dst.OutputKeyPrefix+o.Key]
 		if s == nil {

@@ -505,9 +505,9 @@ func (cfg *Config) checkPipeline(c *checker, i int, p *Pipeline) {
 			c.at(at("playlists", j, "name"), "missing")
 		}
 		switch pl.Format {
-		case "HLSv3", "HLSv4", "MPEG-DASH":
+		case jobs.FormatHLSv3, jobs.FormatHLSv4, jobs.FormatHLSv7, jobs.FormatDASH:
 		default:
-			c.at(at("playlists", j, "format"), "%q; allowed: HLSv3, HLSv4, MPEG-DASH", pl.Format)
+			c.at(at("playlists", j, "format"), "%q; allowed: HLSv3, HLSv4, HLSv7 (fMP4), MPEG-DASH", pl.Format)
 		}
 		for k, key := range pl.Outputs {
 			if !keys[key] {

@@ -86,6 +86,11 @@ type daemon struct {
 
 func startDaemon(t *testing.T, cfg *pipeline.Config) *daemon {
 	t.Helper()
+	return startDaemonTB(t, cfg)
+}
+
+func startDaemonTB(t testing.TB, cfg *pipeline.Config) *daemon {
+	t.Helper()
 	tools, err := ffmpeg.Locate("", "")
 	if err != nil {
 		t.Fatalf("the daemon tests need ffmpeg: %v", err)
@@ -112,7 +117,7 @@ func startDaemon(t *testing.T, cfg *pipeline.Config) *daemon {
 	return dm
 }
 
-func (dm *daemon) shutdown(t *testing.T) {
+func (dm *daemon) shutdown(t testing.TB) {
 	if dm.stop == nil {
 		return
 	}

@@ -73,7 +73,7 @@ type Output struct {
 type Playlist struct {
 	// Name is a key template without extension.
 	Name   string `yaml:"name"`
-	Format string `yaml:"format"` // HLSv3, HLSv4, MPEG-DASH
+	Format string `yaml:"format"` // HLSv3, HLSv4, HLSv7 (fMP4/CMAF), MPEG-DASH
 	// Outputs are the Key templates of the outputs it lists.
 	Outputs []string `yaml:"outputs"`
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -29,6 +30,8 @@ type transcodeOptions struct {
 	thumbnails       bool
 	thumbnailPattern string
 	segmentDuration  string
+	playlist         string
+	playlistFormats  []string
 	start, duration  string
 	rotate           string
 	overwrite        bool
@@ -63,10 +66,22 @@ segments before playlists.
 Output keys are Go templates over .Base (input name without extension), .Dir,
 .InputExt, .Ext (the output's extension), .Alias, .PresetID and .Index.
 Segmented outputs (--segment-duration with a ts or fmp4 preset) write
-KEY.m3u8 and KEY00000.ts, as Elastic Transcoder did.`,
+KEY.m3u8 and KEY00000.ts, as Elastic Transcoder did.
+
+Adaptive streaming: with a ladder preset, with two or more segmented
+outputs, or with --playlist or --playlist-format, a master playlist (HLS)
+and/or a manifest (MPEG-DASH) is written over them, after every output it
+names: HLSv3 for ts outputs, HLSv7 (HLS over fMP4/CMAF) and MPEG-DASH for
+fmp4 outputs, unless --playlist-format says otherwise (HLSv4 writes
+KEY_v4.m3u8, KEY_iframe.m3u8 and one byte-ranged KEY.ts per output, as
+Elastic Transcoder did). The playlist is named after the input, beside the
+outputs (--playlist to choose); segments are 6 seconds unless
+--segment-duration says otherwise.`,
 		Example: `  transcoder transcode movie.mov -p generic-720p -o out/
   transcoder transcode movie.mov -p 1351620000001-000010 -p audio-mp3-128k -o out/ --thumbnails
   transcoder transcode movie.mov -p hls-2m --segment-duration 6 -o out/ --key '{{.Base}}/hls-2m'
+  transcoder transcode movie.mov -p hls-1080p-ladder -o out/ --key '{{.Base}}/{{.Alias}}'
+  transcoder transcode movie.mov -p hls-2m -p hls-1m -p hls-400k --segment-duration 6 -o out/ --key '{{.Base}}/{{.Alias}}' --playlist '{{.Base}}/index' --playlist-format hlsv4
   transcoder transcode movie.mov -p generic-480p-16-9 --start 10 --duration 30 -o out/ --json
   transcoder transcode s3://uploads/movie.mov -p generic-720p -o s3://renditions/movies/`,
 		Args: cobra.ExactArgs(1),
@@ -81,6 +96,8 @@ KEY.m3u8 and KEY00000.ts, as Elastic Transcoder did.`,
 	f.BoolVar(&o.thumbnails, "thumbnails", false, "also write the presets' thumbnails, named "+jobs.DefaultThumbnailTemplate)
 	f.StringVar(&o.thumbnailPattern, "thumbnail-pattern", "", "thumbnail key template with {count} (and optionally {resolution}); implies --thumbnails")
 	f.StringVar(&o.segmentDuration, "segment-duration", "", "cut ts/fmp4 outputs into an HLS playlist and segments of this many seconds (1-60)")
+	f.StringVar(&o.playlist, "playlist", "", "playlist name template, without extension (default: the input's name beside the outputs)")
+	f.StringSliceVar(&o.playlistFormats, "playlist-format", nil, "playlist formats: hlsv3, hlsv4, hlsv7 (HLS over fMP4), dash, or none (default: hlsv3 for ts, hlsv7 and dash for fmp4)")
 	f.StringVar(&o.start, "start", "", "clip start: seconds (12.5) or HH:MM:SS.sss")
 	f.StringVar(&o.duration, "duration", "", "clip duration: seconds or HH:MM:SS.sss")
 	f.StringVar(&o.rotate, "rotate", "auto", "auto (follow the input's rotation metadata), 0, 90, 180 or 270 degrees clockwise")
@@ -119,7 +136,7 @@ func runTranscode(cmd *cobra.Command, g *globalOptions, o *transcodeOptions, inp
 	if err != nil {
 		return err
 	}
-	outputs, err := outputRequests(reg, o, input)
+	outputs, playlists, err := streamingRequests(reg, o, input)
 	if err != nil {
 		return err
 	}
@@ -131,7 +148,7 @@ func runTranscode(cmd *cobra.Command, g *globalOptions, o *transcodeOptions, inp
 	stderr := cmd.ErrOrStderr()
 	progress := newProgressView(stderr, o.json)
 	req := jobs.LocalRequest{
-		Input: input, OutputDir: o.outputDir, Outputs: outputs, Clip: clip, Overwrite: o.overwrite,
+		Input: input, OutputDir: o.outputDir, Outputs: outputs, Playlists: playlists, Clip: clip, Overwrite: o.overwrite,
 		Isolate: o.isolate, Caps: jobs.Capabilities{Encoders: caps},
 		Exec: jobs.ExecOptions{StallTimeout: o.stallTimeout, OnProgress: progress.update},
 	}
@@ -182,25 +199,157 @@ func runTranscode(cmd *cobra.Command, g *globalOptions, o *transcodeOptions, inp
 	return nil
 }
 
-// outputRequests expands ladders and names every output.
-func outputRequests(reg *presets.Registry, o *transcodeOptions, input string) ([]jobs.OutputRequest, error) {
+// defaultSegmentDuration is the segment length of playlists when
+// --segment-duration is not given: Apple's recommendation.
+const defaultSegmentDuration = "6"
+
+// streamingRequests makes the outputs and, when the command streams (a
+// ladder, two or more segmented outputs, or a playlist flag), the
+// playlists over its segmented outputs: one per format, each over the
+// outputs of the container that format takes.
+func streamingRequests(reg *presets.Registry, o *transcodeOptions, input string) ([]jobs.OutputRequest, []jobs.PlaylistRequest, error) {
+	formats, err := parsePlaylistFormats(o.playlistFormats)
+	if err != nil {
+		return nil, nil, err
+	}
+	explicit := o.playlist != "" || len(o.playlistFormats) > 0
+	none := len(o.playlistFormats) > 0 && formats == nil
+	opts := *o
+	out, ladder, err := expandPresets(reg, &opts, input)
+	if err != nil {
+		return nil, nil, err
+	}
+	segmented := func(outs []jobs.OutputRequest) int {
+		n := 0
+		for _, r := range outs {
+			if r.SegmentDuration != "" {
+				n++
+			}
+		}
+		return n
+	}
+	if none || !(ladder || explicit || segmented(out) >= 2) {
+		return out, nil, nil
+	}
+	if !slices.ContainsFunc(out, func(r jobs.OutputRequest) bool {
+		return slices.Contains(presets.SegmentedContainers, r.Preset.Container)
+	}) {
+		return nil, nil, fmt.Errorf("a playlist needs ts or fmp4 presets (HLS, DASH); none of the presets given is one")
+	}
+	if opts.segmentDuration == "" {
+		// A playlist needs segments: cut the streaming presets.
+		opts.segmentDuration = defaultSegmentDuration
+		if out, _, err = expandPresets(reg, &opts, input); err != nil {
+			return nil, nil, err
+		}
+	}
+	byContainer := map[string][]string{}
+	for _, r := range out {
+		if r.SegmentDuration != "" {
+			byContainer[r.Preset.Container] = append(byContainer[r.Preset.Container], r.Key)
+		}
+	}
+	if formats == nil {
+		if len(byContainer["ts"]) > 0 {
+			formats = append(formats, jobs.FormatHLSv3)
+		}
+		if len(byContainer["fmp4"]) > 0 {
+			formats = append(formats, jobs.FormatHLSv7, jobs.FormatDASH)
+		}
+	}
+	var pls []jobs.PlaylistRequest
+	for _, f := range formats {
+		container := "ts"
+		if f == jobs.FormatHLSv7 || f == jobs.FormatDASH {
+			container = "fmp4"
+		}
+		keys := byContainer[container]
+		if len(keys) == 0 {
+			return nil, nil, fmt.Errorf("--playlist-format %s needs %s presets; none of the presets given is one", f, container)
+		}
+		name, err := playlistName(o.playlist, input, keys)
+		if err != nil {
+			return nil, nil, err
+		}
+		pls = append(pls, jobs.PlaylistRequest{Name: name, Format: f, OutputKeys: keys})
+	}
+	// Refuse a bad combination here, with Elastic Transcoder's message,
+	// rather than after the input has been fetched.
+	if err := jobs.ValidatePlaylists(out, pls); err != nil {
+		return nil, nil, err
+	}
+	return out, pls, nil
+}
+
+// parsePlaylistFormats reads --playlist-format values: our short names or
+// Elastic Transcoder's, in any case; "none" alone means no playlist (nil).
+func parsePlaylistFormats(values []string) ([]string, error) {
+	names := map[string]string{
+		"hlsv3": jobs.FormatHLSv3, "hlsv4": jobs.FormatHLSv4, "hlsv7": jobs.FormatHLSv7, "dash": jobs.FormatDASH,
+		"mpeg-dash": jobs.FormatDASH,
+	}
+	var out []string
+	for _, v := range values {
+		l := strings.ToLower(strings.TrimSpace(v))
+		if l == "none" {
+			if len(values) > 1 {
+				return nil, fmt.Errorf("--playlist-format none cannot be combined with other formats")
+			}
+			return nil, nil
+		}
+		f, ok := names[l]
+		if !ok {
+			return nil, fmt.Errorf("--playlist-format %q: allowed: hlsv3, hlsv4, hlsv7, dash, none", v)
+		}
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// playlistName expands --playlist, or names the playlist after the input
+// in the deepest directory that holds all of its outputs, which Elastic
+// Transcoder's prefix rule requires.
+func playlistName(tmpl, input string, keys []string) (string, error) {
+	d := jobs.NewKeyData(inputKey(input), &presets.Preset{}, true)
+	if tmpl != "" {
+		return jobs.ExpandKey(tmpl, d)
+	}
+	dir := path.Dir(keys[0])
+	for _, k := range keys[1:] {
+		for dir != "." && !strings.HasPrefix(k, dir+"/") {
+			dir = path.Dir(dir)
+		}
+	}
+	if dir == "." {
+		return d.Base, nil
+	}
+	return dir + "/" + d.Base, nil
+}
+
+// expandPresets expands ladders and names every output; it also says
+// whether a ladder was among the presets.
+func expandPresets(reg *presets.Registry, o *transcodeOptions, input string) ([]jobs.OutputRequest, bool, error) {
 	var out []jobs.OutputRequest
+	ladder := false
 	for _, ref := range o.presets {
 		p, err := reg.Lookup(ref)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		rungs, err := reg.Rungs(p)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
+		ladder = ladder || p.IsLadder()
 		for _, r := range rungs {
 			segmented := o.segmentDuration != "" && (r.Container == "ts" || r.Container == "fmp4")
 			d := jobs.NewKeyData(inputKey(input), r, segmented)
 			d.Index = len(out) + 1
 			key, err := jobs.ExpandKey(o.keyTemplate, d)
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			req := jobs.OutputRequest{Key: key, Preset: r, Rotate: o.rotate, Rung: p.IsLadder()}
 			if segmented {
@@ -212,16 +361,16 @@ func outputRequests(reg *presets.Registry, o *transcodeOptions, input string) ([
 					tmpl = jobs.DefaultThumbnailTemplate
 				}
 				if req.ThumbnailPattern, err = jobs.ExpandKey(tmpl, d); err != nil {
-					return nil, err
+					return nil, false, err
 				}
 			}
 			out = append(out, req)
 		}
 	}
 	if o.segmentDuration != "" && !slices.ContainsFunc(out, func(r jobs.OutputRequest) bool { return r.SegmentDuration != "" }) {
-		return nil, fmt.Errorf("--segment-duration applies to ts and fmp4 presets (HLS); none of the presets given is one")
+		return nil, false, fmt.Errorf("--segment-duration applies to ts and fmp4 presets (HLS); none of the presets given is one")
 	}
-	return out, nil
+	return out, ladder, nil
 }
 
 // inputKey is the input's key for key templates: the path of a local file,
@@ -281,6 +430,12 @@ func parseTimecode(flag, s string) (time.Duration, error) {
 
 func printOutputs(w io.Writer, dir string, job *jobs.Job) error {
 	var rows [][]string
+	v4 := map[string]bool{} // outputs written as KEY_v4.m3u8 + KEY.ts
+	for _, p := range job.Playlists {
+		for _, k := range p.OutputKeys {
+			v4[k] = v4[k] || p.Format == jobs.FormatHLSv4
+		}
+	}
 	for _, o := range job.Outputs {
 		size := "-"
 		if o.Width > 0 {
@@ -291,10 +446,17 @@ func printOutputs(w io.Writer, dir string, job *jobs.Job) error {
 			rate = fmt.Sprintf("%d kbit/s", o.FileSize*8/o.DurationMillis)
 		}
 		key := o.Key
-		if o.SegmentDuration != "" {
+		switch {
+		case v4[o.Key]:
+			key += "_v4.m3u8"
+		case o.SegmentDuration != "":
 			key += ".m3u8"
 		}
 		rows = append(rows, []string{joinLocation(dir, key), size, fmt.Sprintf("%.3fs", float64(o.DurationMillis)/1000), humanBytes(o.FileSize), rate})
+	}
+	for _, p := range job.Playlists {
+		file := jobs.PlaylistRequest{Name: p.Name, Format: p.Format}.File()
+		rows = append(rows, []string{joinLocation(dir, file), p.Format, fmt.Sprintf("%d outputs", len(p.OutputKeys)), "-", "-"})
 	}
 	return writeTable(w, []string{"OUTPUT", "SIZE", "DURATION", "FILE SIZE", "BITRATE"}, rows)
 }

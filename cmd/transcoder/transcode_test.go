@@ -214,3 +214,74 @@ func TestTranscodeSegmentDurationNeedsHLS(t *testing.T) {
 		t.Errorf("exit %d: %s", code, stderr)
 	}
 }
+
+// TestTranscodePlaylists: a ladder preset makes a master playlist and an
+// MPD named after the input, beside the rungs (1080p and 720p dropped for
+// an 854×480 source), listed in the JSON job as Complete.
+func TestTranscodePlaylists(t *testing.T) {
+	in := testmedia.Path(t, testmedia.Streaming)
+	out := t.TempDir()
+	stdout, stderr, code := runBinary(t, "transcode", in, "-p", "hls-1080p-ladder", "--segment-duration", "2",
+		"--key", "{{.Base}}/{{.Alias}}", "-o", out, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var job struct {
+		Outputs   []struct{ Key string }
+		Playlists []struct{ Name, Format, Status string }
+	}
+	if err := json.Unmarshal([]byte(stdout), &job); err != nil {
+		t.Fatal(err)
+	}
+	base := strings.TrimSuffix(filepath.Base(in), filepath.Ext(in))
+	if len(job.Outputs) != 3 || len(job.Playlists) != 2 {
+		t.Fatalf("outputs %+v, playlists %+v", job.Outputs, job.Playlists)
+	}
+	for i, want := range []string{"HLSv7", "MPEG-DASH"} {
+		p := job.Playlists[i]
+		if p.Name != base+"/"+base || p.Format != want || p.Status != "Complete" {
+			t.Errorf("playlist %d: %+v, want %s/%s %s Complete", i, p, base, base, want)
+		}
+	}
+	master, err := os.ReadFile(filepath.Join(out, base, base+".m3u8"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"#EXT-X-VERSION:7", `URI="cmaf-aac-128k.m3u8"`, "cmaf-h264-480p.m3u8", "cmaf-h264-360p.m3u8"} {
+		if !strings.Contains(string(master), want) {
+			t.Errorf("master playlist has no %s:\n%s", want, master)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, base, base+".mpd")); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestTranscodePlaylistErrors: bad playlists are refused before anything
+// is encoded or written, with Elastic Transcoder's message where it had one.
+func TestTranscodePlaylistErrors(t *testing.T) {
+	in := testmedia.Path(t, testmedia.Tiny)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"key outside the prefix", []string{"-p", "hls-1m", "-p", "hls-400k", "--key", "hls/{{.Alias}}", "--playlist", "other/index"},
+			"All outputs in a playlist must begin identically to the playlist name upto the last / character."},
+		{"HLSv4 over fmp4", []string{"-p", "hls-1080p-ladder", "--playlist-format", "hlsv4"}, "--playlist-format HLSv4 needs ts presets"},
+		{"unknown format", []string{"-p", "hls-1080p-ladder", "--playlist-format", "smooth"}, "allowed: hlsv3, hlsv4, hlsv7, dash, none"},
+		{"no streaming preset", []string{"-p", "generic-720p", "--playlist-format", "dash"}, "a playlist needs ts or fmp4 presets"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			_, stderr, code := runBinary(t, append([]string{"transcode", in, "-o", out}, tt.args...)...)
+			if code != 1 || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q, want 1 and %q", code, stderr, tt.want)
+			}
+			if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the output directory was made: %v", err)
+			}
+		})
+	}
+}
