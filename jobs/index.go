@@ -188,3 +188,14 @@ func (x *index) running(pipelineID string) int {
 	}
 	return n
 }
+
+// counts returns how many jobs are in each status.
+func (x *index) counts() map[string]int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := map[string]int{}
+	for st, s := range x.byStatus {
+		out[st] = len(*s)
+	}
+	return out
+}

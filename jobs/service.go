@@ -631,3 +631,25 @@ func pipelineToken(id string) string {
 	}
 	return strings.ReplaceAll(id, ".", "_")
 }
+
+// Counts returns how many jobs the index holds in each status (for
+// metrics).
+func (s *Service) Counts() map[string]int { return s.index.counts() }
+
+// QueueDepth returns how many jobs wait in the queue or run (a job leaves
+// the queue when it ends).
+func (s *Service) QueueDepth(ctx context.Context) (uint64, error) {
+	info, err := s.queue.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("queue depth: %w", err)
+	}
+	return info.State.Msgs, nil
+}
+
+// JetStream returns the JetStream the service uses, for components that
+// keep their own state beside the jobs (pipelines and presets created
+// through the API, metrics).
+func (s *Service) JetStream() jetstream.JetStream { return s.js }
+
+// Replicas returns the replica count of the service's streams.
+func (s *Service) Replicas() int { return s.opts.Replicas }
