@@ -38,6 +38,7 @@ type Config struct {
 	Stores    map[string]storage.StoreConfig `yaml:"stores"`
 	Presets   []string                       `yaml:"presets"`
 	Workers   Workers                        `yaml:"workers"`
+	API       API                            `yaml:"api"`
 	Pipelines []*Pipeline                    `yaml:"pipelines"`
 
 	// File is the path the config was read from.
@@ -100,6 +101,39 @@ type Workers struct {
 	// MaxAttempts bounds how often a job is started; default 5.
 	MaxAttempts int `yaml:"max_attempts"`
 }
+
+// API configures the Elastic Transcoder-compatible HTTP API served on
+// Listen.
+type API struct {
+	// Auth turns request authentication (AWS Signature Version 4, service
+	// "elastictranscoder") on or off; default on. Off is for local use
+	// only and is logged loudly at start.
+	Auth *bool `yaml:"auth"`
+	// Credentials are the access keys whose signatures are accepted.
+	Credentials []Credential `yaml:"credentials"`
+	// RateLimit, when above 0, is the requests per second each access key
+	// may make (bursts of RateBurst); beyond it the API answers 429
+	// ThrottlingException. Default: no limit.
+	RateLimit float64 `yaml:"rate_limit"`
+	RateBurst int     `yaml:"rate_burst"`
+	// SNSTopics maps the SNS topic ARNs that Elastic Transcoder clients put
+	// in a pipeline's Notifications to the webhook URLs that receive them.
+	SNSTopics map[string]string `yaml:"sns_topics"`
+	// Secret signs the notifications of pipelines created through the API.
+	Secret string `yaml:"notification_secret"`
+}
+
+// Credential is one access key of the API.
+type Credential struct {
+	AccessKey string `yaml:"access_key"`
+	SecretKey string `yaml:"secret_key"`
+}
+
+// String keeps the secret out of logs.
+func (c Credential) String() string { return c.AccessKey + ":REDACTED" }
+
+// AuthEnabled reports whether requests must be signed.
+func (a API) AuthEnabled() bool { return a.Auth == nil || *a.Auth }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
@@ -364,6 +398,26 @@ func (cfg *Config) check(c *checker) {
 	}
 	if cfg.NATS.Credentials != "" {
 		cfg.NATS.Credentials = cfg.rel(cfg.NATS.Credentials)
+	}
+
+	for i, cr := range cfg.API.Credentials {
+		if cr.AccessKey == "" || cr.SecretKey == "" {
+			c.at([]any{"api", "credentials", i}, "needs access_key and secret_key")
+		}
+	}
+	if cfg.API.AuthEnabled() && len(cfg.API.Credentials) == 0 && c.has("api") {
+		c.at([]any{"api"}, "authentication is on and no credentials are given: add api.credentials, or set api.auth: false for local use")
+	}
+	if cfg.API.RateLimit < 0 || cfg.API.RateBurst < 0 {
+		c.at([]any{"api", "rate_limit"}, "must not be negative")
+	}
+	for arn, u := range cfg.API.SNSTopics {
+		if !strings.HasPrefix(arn, "arn:aws:sns:") {
+			c.at([]any{"api", "sns_topics"}, "%q is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)", arn)
+		}
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			c.at([]any{"api", "sns_topics", arn}, "%q: a webhook URL must be http or https", u)
+		}
 	}
 
 	stores, err := storage.NewStores(cfg.Stores)
