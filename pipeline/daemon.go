@@ -189,15 +189,7 @@ func Run(ctx context.Context, cfg *Config, opts DaemonOptions) error {
 // and the reconciliation of unfinished jobs.
 func (d *Daemon) startWatchers(ctx context.Context, wg *sync.WaitGroup) error {
 	for _, p := range d.cfg.Pipelines {
-		// The configured status applies at every start.
-		var err error
-		switch {
-		case p.Status == StatusPaused && !d.Jobs.Paused(p.ID):
-			err = d.Jobs.Pause(ctx, p.ID)
-		case p.Status == StatusActive && d.Jobs.Paused(p.ID):
-			err = d.Jobs.Resume(ctx, p.ID)
-		}
-		if err != nil {
+		if err := d.applyStatus(ctx, p); err != nil {
 			return fmt.Errorf("pipeline %s: %w", p.Name, err)
 		}
 		w, err := NewWatcher(p, d.Jobs, d.Seen, d.cfg.Registry, d.cfg.Store, d.log)
@@ -242,6 +234,30 @@ func (d *Daemon) startWatchers(ctx context.Context, wg *sync.WaitGroup) error {
 		}
 	})
 	return nil
+}
+
+// applyStatus applies a pipeline's configured status when it differs from
+// the status last applied from the file: editing the file pauses or
+// resumes, while a pause or resume made through the API since survives
+// restarts that leave the file's status as it was.
+func (d *Daemon) applyStatus(ctx context.Context, p *Pipeline) error {
+	last, err := d.Seen.configStatus(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	if last == p.Status {
+		return nil
+	}
+	switch {
+	case p.Status == StatusPaused && !d.Jobs.Paused(p.ID):
+		err = d.Jobs.Pause(ctx, p.ID)
+	case p.Status == StatusActive && d.Jobs.Paused(p.ID):
+		err = d.Jobs.Resume(ctx, p.ID)
+	}
+	if err != nil {
+		return err
+	}
+	return d.Seen.setConfigStatus(ctx, p.ID, p.Status)
 }
 
 func (d *Daemon) targets(pipelineID string) (notify.Targets, bool) {

@@ -414,3 +414,46 @@ func TestDaemonDirectories(t *testing.T) {
 		output: func(t *testing.T, key string) string { return filepath.Join(root, key) },
 	}.run(t)
 }
+
+// TestDaemonStatusFromFile: the file's status applies when it changes;
+// a resume made meanwhile (the API's) survives a restart that leaves the
+// file as it was.
+func TestDaemonStatusFromFile(t *testing.T) {
+	dir := t.TempDir()
+	yml := func(status string) *pipeline.Config {
+		cfg, err := pipeline.ParseConfig(filepath.Join(dir, "transcoder.yaml"), []byte(fmt.Sprintf(`data_dir: ./data
+listen: off
+pipelines:
+  - name: p
+    status: %s
+    input: ./in/
+    output: ./out/
+    outputs: [{preset: generic-320x240, key: "{{.Base}}.mp4"}]
+`, status)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	cfg := yml("Paused")
+	id := cfg.Pipelines[0].ID
+	dm := startDaemon(t, cfg)
+	if !dm.d.Jobs.Paused(id) {
+		t.Fatal("not paused by the file")
+	}
+	if err := dm.d.Jobs.Resume(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	dm.shutdown(t)
+	dm = startDaemon(t, yml("Paused"))
+	if dm.d.Jobs.Paused(id) {
+		t.Error("a restart with the file unchanged undid the resume")
+	}
+	dm.shutdown(t)
+	dm = startDaemon(t, yml("Active"))
+	dm.shutdown(t)
+	dm = startDaemon(t, yml("Paused"))
+	if !dm.d.Jobs.Paused(id) {
+		t.Error("a changed file did not pause")
+	}
+}

@@ -73,6 +73,26 @@ func (s *Seen) claim(ctx context.Context, k string) (id string, created bool, er
 	return string(e.Value()), false, nil
 }
 
+// configStatus returns the status last applied from the config file for
+// a pipeline ("" if none was).
+func (s *Seen) configStatus(ctx context.Context, pipelineID string) (string, error) {
+	e, err := s.kv.Get(ctx, "status."+pipelineID)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("pipeline %s: status: %w", pipelineID, err)
+	}
+	return string(e.Value()), nil
+}
+
+func (s *Seen) setConfigStatus(ctx context.Context, pipelineID, status string) error {
+	if _, err := s.kv.PutString(ctx, "status."+pipelineID, status); err != nil {
+		return fmt.Errorf("pipeline %s: status: %w", pipelineID, err)
+	}
+	return nil
+}
+
 // Watcher turns the objects that appear in one pipeline's input into
 // jobs.
 type Watcher struct {
