@@ -99,13 +99,17 @@ func (s *Service) Watch(ctx context.Context, id string) (<-chan Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("watch job %s: %w", id, err)
 	}
+	done := make(chan struct{})
 	go func() {
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-done:
+		}
 		iter.Stop()
 	}()
 	go func() {
 		defer close(out)
-		defer iter.Stop()
+		defer close(done)
 		for {
 			m, err := iter.Next()
 			if err != nil {
