@@ -207,3 +207,40 @@ func TestEngineStall(t *testing.T) {
 	}
 	probe(t, filepath.Join(out, "x.mp4")).video(t)
 }
+
+// TestEngineThumbnailLocation: thumbnails go to a location of their own
+// (ET's ThumbnailConfig), are checked there for 3002, and everything else
+// goes to the output.
+func TestEngineThumbnailLocation(t *testing.T) {
+	e := startEngine(t, "")
+	ctx := context.Background()
+	e.startWorker(t, "w", 1, t.TempDir())
+	in := testmedia.Path(t, testmedia.Tiny)
+	out, pics := t.TempDir(), t.TempDir()
+	req := jobs.CreateRequest{Input: in, Output: "file://" + out, Thumbnails: "file://" + pics,
+		Outputs: []jobs.OutputSpec{{Key: "v/x.mp4", PresetID: preset320, ThumbnailPattern: "v/x-{count}"}}}
+	job, err := e.svc.Create(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := waitFinal(t, e.svc, job.ID, time.Minute); got.Status != jobs.StatusComplete {
+		t.Fatalf("job %s: %s", got.Status, got.Outputs[0].StatusDetail)
+	}
+	if got := files(t, out); strings.Join(got, ",") != "v,v/x.mp4" {
+		t.Errorf("output location holds %v", got)
+	}
+	got := files(t, pics)
+	if len(got) < 2 || got[1] != "v/x-00001.png" && got[1] != "v/x-00001.jpg" {
+		t.Errorf("thumbnail location holds %v", got)
+	}
+	// A second job with the same keys: its thumbnails exist, 3002.
+	req.Outputs[0].Key = "v/y.mp4"
+	job, err = e.svc.Create(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got2 := waitFinal(t, e.svc, job.ID, time.Minute)
+	if got2.Status != jobs.StatusError || !strings.HasPrefix(got2.Outputs[0].StatusDetail, "3002 ") {
+		t.Errorf("existing thumbnails: %s %q", got2.Status, got2.Outputs[0].StatusDetail)
+	}
+}

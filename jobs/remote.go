@@ -30,6 +30,10 @@ type TranscodeRequest struct {
 	// WorkDir holds the downloaded input and the staging of bucket
 	// outputs; empty means the system's temporary directory.
 	WorkDir string
+	// ThumbnailURL, when set and not OutputURL, is where thumbnails go
+	// (Elastic Transcoder's ThumbnailConfig); everything else goes to
+	// OutputURL.
+	ThumbnailURL string
 }
 
 // isLocal reports whether a location names this machine's file system.
@@ -62,6 +66,13 @@ func Transcode(ctx context.Context, tools Tools, stores BucketOpener, req Transc
 		}
 	}
 
+	if req.ThumbnailURL != "" && req.ThumbnailURL != req.OutputURL {
+		job, err := transcodeSplit(ctx, tools, stores, req, lr, tmp)
+		if job != nil && job.Input != nil {
+			job.Input.Key = inputName
+		}
+		return job, err
+	}
 	if isLocal(req.OutputURL) {
 		lr.OutputDir = strings.TrimPrefix(req.OutputURL, "file://")
 		job, err := TranscodeLocal(ctx, tools, lr)

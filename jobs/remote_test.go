@@ -189,3 +189,41 @@ func download(t *testing.T, b storage.Bucket, key, dir string) string {
 	}
 	return p
 }
+
+// TestTranscodeThumbnailBucket sends thumbnails to a bucket of their own
+// and the rest to the output bucket.
+func TestTranscodeThumbnailBucket(t *testing.T) {
+	env := e2eTools(t)
+	stores, inURL, outURL := minioStores(t, testmedia.Path(t, testmedia.Tiny))
+	thumbURL := strings.Replace(outURL, "/renditions/", "/thumbs/", 1)
+	ctx := context.Background()
+	job, err := jobs.Transcode(ctx, env.tools, stores, jobs.TranscodeRequest{
+		LocalRequest: jobs.LocalRequest{Caps: env.caps, Outputs: []jobs.OutputRequest{
+			{Key: "a/320.mp4", Preset: lookup(t, "generic-320x240"), ThumbnailPattern: "a/t-{count}"},
+		}},
+		InputURL: inURL, OutputURL: outURL, ThumbnailURL: thumbURL,
+	})
+	if err != nil || job.Status != jobs.StatusComplete {
+		t.Fatalf("job %v: %v", job, err)
+	}
+	list := func(u string) []string {
+		b, err := stores.OpenURL(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for info, err := range b.List(ctx, "") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys = append(keys, info.Key)
+		}
+		return keys
+	}
+	if got := list(outURL); strings.Join(got, ",") != "a/320.mp4" {
+		t.Errorf("output bucket: %v", got)
+	}
+	if got := list(thumbURL); len(got) != 1 || !strings.HasPrefix(got[0], "a/t-00001.") {
+		t.Errorf("thumbnail bucket: %v", got)
+	}
+}

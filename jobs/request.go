@@ -37,6 +37,9 @@ type CreateRequest struct {
 	// Output is where output keys are resolved: a bucket URL with an
 	// optional prefix, or a directory.
 	Output string
+	// Thumbnails, when set, is where thumbnails go (Elastic Transcoder's
+	// ThumbnailConfig); empty: Output.
+	Thumbnails string
 	// OutputKeyPrefix is put before every output key and playlist name.
 	OutputKeyPrefix string
 	Outputs         []OutputSpec

@@ -113,10 +113,11 @@ type record struct {
 
 // storedRequest is what a worker needs of the CreateRequest.
 type storedRequest struct {
-	Input     string       `json:"input"`
-	Output    string       `json:"output"`
-	Outputs   []OutputSpec `json:"outputs"`
-	Overwrite bool         `json:"overwrite,omitempty"`
+	Input      string       `json:"input"`
+	Output     string       `json:"output"`
+	Thumbnails string       `json:"thumbnails,omitempty"`
+	Outputs    []OutputSpec `json:"outputs"`
+	Overwrite  bool         `json:"overwrite,omitempty"`
 }
 
 // Open creates the engine's streams and bucket when they are missing (or
@@ -300,7 +301,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Job, error) {
 		p.Status = StatusSubmitted
 	}
 	rec := &record{Schema: SchemaVersion, Job: job, Request: storedRequest{
-		Input: req.Input, Output: req.Output, Outputs: req.Outputs, Overwrite: req.Overwrite,
+		Input: req.Input, Output: req.Output, Thumbnails: req.Thumbnails, Outputs: req.Outputs, Overwrite: req.Overwrite,
 	}}
 	data, err := json.Marshal(rec)
 	if err != nil {

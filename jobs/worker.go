@@ -400,7 +400,7 @@ func (w *Worker) run(ctx context.Context, rec *record, l lease, log *slog.Logger
 				}
 			},
 		},
-		InputURL: rec.Request.Input, OutputURL: rec.Request.Output, WorkDir: dir,
+		InputURL: rec.Request.Input, OutputURL: rec.Request.Output, ThumbnailURL: rec.Request.Thumbnails, WorkDir: dir,
 	}
 	return Transcode(ctx, w.opts.Tools, w.opts.Stores, req)
 }
@@ -546,8 +546,15 @@ func (w *Worker) finishCanceled(ctx context.Context, id string, l lease, log *sl
 		return
 	}
 	if len(rec.Delivered) > 0 {
-		if err := w.remove(ctx, rec.Request.Output, rec.Delivered); err != nil {
-			log.Warn("canceled job: outputs not all removed", "err", err)
+		// Thumbnails may have gone to a location of their own; removing
+		// what is not there is no error.
+		for _, loc := range []string{rec.Request.Output, rec.Request.Thumbnails} {
+			if loc == "" {
+				continue
+			}
+			if err := w.remove(ctx, loc, rec.Delivered); err != nil {
+				log.Warn("canceled job: outputs not all removed", "location", loc, "err", err)
+			}
 		}
 	}
 	rec, rev, err := w.svc.update(ctx, id, owned(l, func(r *record) error {

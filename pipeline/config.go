@@ -494,9 +494,6 @@ func (cfg *Config) checkPipeline(c *checker, i int, p *Pipeline) {
 			c.at(at(f.name), "%v", err)
 		}
 	}
-	if p.Thumbnails != "" && p.Thumbnails != p.Output {
-		c.at(at("thumbnails"), "a thumbnail location apart from output is not supported yet; leave it out (thumbnails go to output)")
-	}
 	for j, m := range p.Match {
 		if _, err := path.Match(m, "x"); err != nil || m == "" {
 			c.at(at("match", j), "%q is not a valid pattern (use *, ?, [abc])", m)

@@ -252,7 +252,7 @@ func (w *Watcher) request(o watch.Object, id string) (jobs.CreateRequest, error)
 	p := w.p
 	req := jobs.CreateRequest{
 		ID: id, PipelineID: p.ID, Input: strings.TrimSuffix(p.Input, "/") + "/" + o.Key, InputKey: o.Key,
-		Output: p.Output, Overwrite: p.Overwrite,
+		Output: p.Output, Thumbnails: p.Thumbnails, Overwrite: p.Overwrite,
 	}
 	if strings.HasSuffix(p.Input, "://") || strings.HasSuffix(p.Input, "/") {
 		req.Input = p.Input + o.Key
