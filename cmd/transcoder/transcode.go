@@ -9,7 +9,6 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -387,45 +386,13 @@ func inputKey(input string) string {
 // parseClip reads Elastic Transcoder's TimeSpan forms: seconds with up to
 // three decimals, or HH:mm:ss.SSS.
 func parseClip(start, duration string) (*jobs.Clip, error) {
-	if start == "" && duration == "" {
-		return nil, nil
+	c, err := (&jobs.TimeSpan{StartTime: start, Duration: duration}).Clip()
+	if err != nil {
+		// The flags' names, not the API's.
+		flags := strings.NewReplacer("timeSpan.startTime", "--start", "timeSpan.duration", "--duration")
+		return nil, errors.New(flags.Replace(err.Error()))
 	}
-	var c jobs.Clip
-	var err error
-	if c.Start, err = parseTimecode("--start", start); err != nil {
-		return nil, err
-	}
-	if c.Duration, err = parseTimecode("--duration", duration); err != nil {
-		return nil, err
-	}
-	if duration != "" && c.Duration <= 0 {
-		return nil, fmt.Errorf("--duration %q: must be more than 0", duration)
-	}
-	return &c, nil
-}
-
-func parseTimecode(flag, s string) (time.Duration, error) {
-	if s == "" {
-		return 0, nil
-	}
-	bad := fmt.Errorf("%s %q: allowed: seconds like 12.5 (at most 86399.999) or HH:MM:SS.sss", flag, s)
-	var secs float64
-	if parts := strings.Split(s, ":"); len(parts) == 3 {
-		h, err1 := strconv.Atoi(parts[0])
-		m, err2 := strconv.Atoi(parts[1])
-		sec, err3 := strconv.ParseFloat(parts[2], 64)
-		if err1 != nil || err2 != nil || err3 != nil || h < 0 || h > 23 || m < 0 || m > 59 || sec < 0 || sec >= 60 {
-			return 0, bad
-		}
-		secs = float64(h*3600+m*60) + sec
-	} else {
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil || f < 0 || f > 86399.999 || strings.ContainsAny(s, "eE") {
-			return 0, bad
-		}
-		secs = f
-	}
-	return time.Duration(secs * float64(time.Second)).Round(time.Millisecond), nil
+	return c, nil
 }
 
 func printOutputs(w io.Writer, dir string, job *jobs.Job) error {
