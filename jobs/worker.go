@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -126,6 +127,16 @@ fetch:
 		}
 		wg.Go(func() {
 			defer func() { <-slots }()
+			defer func() {
+				// A bug must cost one attempt of one job, not the daemon:
+				// the job goes back to the queue, and its attempts run out
+				// if it keeps happening.
+				if r := recover(); r != nil {
+					w.log.Error("worker: panic while running a job", "job", string(msg.Data()), "panic", r,
+						"stack", string(debug.Stack()))
+					_ = msg.NakWithDelay(w.svc.opts.Backoff[0])
+				}
+			}()
 			w.handle(jobsCtx, msg)
 		})
 	}
