@@ -121,6 +121,10 @@ type API struct {
 	SNSTopics map[string]string `yaml:"sns_topics"`
 	// Secret signs the notifications of pipelines created through the API.
 	Secret string `yaml:"notification_secret"`
+	// Region and Account appear in the ARNs the API answers with; default
+	// us-east-1 and 000000000000.
+	Region  string `yaml:"region"`
+	Account string `yaml:"account"`
 }
 
 // Credential is one access key of the API.
@@ -400,10 +404,15 @@ func (cfg *Config) check(c *checker) {
 		cfg.NATS.Credentials = cfg.rel(cfg.NATS.Credentials)
 	}
 
+	keys := map[string]int{}
 	for i, cr := range cfg.API.Credentials {
 		if cr.AccessKey == "" || cr.SecretKey == "" {
 			c.at([]any{"api", "credentials", i}, "needs access_key and secret_key")
 		}
+		if j, dup := keys[cr.AccessKey]; dup {
+			c.at([]any{"api", "credentials", i, "access_key"}, "%q is also the access key of credentials[%d]", cr.AccessKey, j)
+		}
+		keys[cr.AccessKey] = i
 	}
 	if cfg.API.AuthEnabled() && len(cfg.API.Credentials) == 0 && c.has("api") {
 		c.at([]any{"api"}, "authentication is on and no credentials are given: add api.credentials, or set api.auth: false for local use")

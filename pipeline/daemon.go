@@ -14,7 +14,11 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/transcoder/transcoder/internal/api"
+	"github.com/transcoder/transcoder/internal/auth"
+	"github.com/transcoder/transcoder/internal/catalog"
 	"github.com/transcoder/transcoder/internal/engine"
+	"github.com/transcoder/transcoder/internal/metrics"
 	"github.com/transcoder/transcoder/internal/notify"
 	"github.com/transcoder/transcoder/internal/watch"
 	"github.com/transcoder/transcoder/jobs"
@@ -72,11 +76,13 @@ type Daemon struct {
 	log      *slog.Logger
 	Engine   *engine.Engine
 	Jobs     *jobs.Service
+	Catalog  *catalog.Catalog
 	Seen     *Seen
 	addr     string
 	ready    atomic.Bool
 	watchers map[string]*Watcher
 	hooks    map[string]*watch.Webhook
+	metrics  *metrics.Metrics
 }
 
 // Addr is the HTTP listener's address, "" without one.
@@ -113,15 +119,35 @@ func Run(ctx context.Context, cfg *Config, opts DaemonOptions) error {
 	}
 	log.Info("engine ready", "engine", where)
 
+	// Pipelines and presets made through the API live beside the file's;
+	// workers resolve presets through the catalog, so that one made on
+	// any machine works on every other.
+	var fromFile []*catalog.Pipeline
+	for _, p := range cfg.Pipelines {
+		fromFile = append(fromFile, catalog.ConfigPipeline(p.ID, p.Name, p.Input, p.Output, p.Thumbnails))
+	}
+	cat, err := catalog.Open(ctx, eng.JS, catalog.Options{Replicas: eng.Replicas, Presets: cfg.Registry,
+		Config: fromFile, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer cat.Close()
+	d.Catalog = cat
 	svc, err := jobs.Open(ctx, eng.JS, jobs.ServiceOptions{
 		Replicas: eng.Replicas, AckWait: cfg.Workers.AckWait, MaxDeliver: cfg.Workers.MaxAttempts,
-		Presets: cfg.Registry, Logger: log,
+		Presets: cat, Logger: log,
 	})
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
 	d.Jobs = svc
+	mtr, err := metrics.New(ctx, svc, metrics.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer mtr.Close()
+	d.metrics = mtr
 	if d.Seen, err = OpenSeen(ctx, eng.JS, eng.Replicas); err != nil {
 		return err
 	}
@@ -137,7 +163,8 @@ func Run(ctx context.Context, cfg *Config, opts DaemonOptions) error {
 		}
 	}
 	if opts.Roles.Notify {
-		n, err := notify.New(eng.JS, d.targets, notify.Options{Logger: log, Replicas: eng.Replicas})
+		n, err := notify.New(eng.JS, d.targets, notify.Options{Logger: log, Replicas: eng.Replicas,
+			OnAttempt: mtr.OnNotifyAttempt})
 		if err != nil {
 			return err
 		}
@@ -161,7 +188,7 @@ func Run(ctx context.Context, cfg *Config, opts DaemonOptions) error {
 	if opts.Roles.Work {
 		w := svc.NewWorker(jobs.WorkerOptions{
 			Concurrency: cfg.Workers.Concurrency, WorkDir: cfg.Workers.WorkDir, Tools: opts.Tools,
-			Stores: cfg.Store, Presets: cfg.Registry, Caps: opts.Caps, StallTimeout: cfg.Workers.StallTimeout,
+			Stores: cfg.Store, Presets: cat, Caps: opts.Caps, StallTimeout: cfg.Workers.StallTimeout,
 			GracePeriod: cfg.Workers.GracePeriod, Limit: d.limit,
 		})
 		wg.Go(func() {
@@ -260,13 +287,15 @@ func (d *Daemon) applyStatus(ctx context.Context, p *Pipeline) error {
 	return d.Seen.setConfigStatus(ctx, p.ID, p.Status)
 }
 
+// targets returns a pipeline's webhooks: the file's, else those an API
+// pipeline's SNS topics map to.
 func (d *Daemon) targets(pipelineID string) (notify.Targets, bool) {
 	for _, p := range d.cfg.Pipelines {
 		if p.ID == pipelineID {
 			return p.Notifications, true
 		}
 	}
-	return notify.Targets{}, false
+	return d.Catalog.Targets(pipelineID, d.cfg.API.SNSTopics, d.cfg.API.Secret)
 }
 
 func (d *Daemon) limit(pipelineID string) int {
@@ -291,6 +320,21 @@ func (d *Daemon) listen() (*http.Server, error) {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	mux.Handle("GET /metrics", d.metrics.Handler())
+	creds := map[string]string{}
+	for _, c := range d.cfg.API.Credentials {
+		creds[c.AccessKey] = c.SecretKey
+	}
+	authn, err := auth.New(auth.Options{Credentials: creds, Disabled: !d.cfg.API.AuthEnabled(),
+		RateLimit: d.cfg.API.RateLimit, RateBurst: d.cfg.API.RateBurst, Logger: d.log})
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	if d.cfg.API.AuthEnabled() && len(creds) == 0 {
+		d.log.Warn("API: no credentials configured, so every API request is refused; add api.credentials (or api.auth: false for local use)")
+	}
+	mux.Handle(api.Prefix, authn.Wrap(api.New(api.Options{Jobs: d.Jobs, Catalog: d.Catalog, Stores: d.cfg.Store,
+		Region: d.cfg.API.Region, Account: d.cfg.API.Account, Logger: d.log})))
 	mux.HandleFunc("POST /events/s3/{pipeline}", func(w http.ResponseWriter, r *http.Request) {
 		hook := d.hooks[r.PathValue("pipeline")]
 		if hook == nil {

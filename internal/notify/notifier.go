@@ -77,6 +77,14 @@ type Options struct {
 	// Concurrency is how many deliveries one Notifier attempts at once, so
 	// that a slow receiver does not hold up the others; default 8.
 	Concurrency int
+	// OnAttempt, when set, is told of every delivery attempt: the
+	// notification's state (PROGRESSING, COMPLETED, WARNING, ERROR) and
+	// whether the receiver took it. Metrics count deliveries and failures
+	// with it. Attempts abandoned because the Notifier is stopping are not
+	// reported: they say nothing about the receiver. It is called from
+	// the delivering goroutines, so it must be quick and safe for
+	// concurrent use.
+	OnAttempt func(state string, ok bool)
 }
 
 // Notifier delivers Elastic Transcoder's job notifications to webhooks,
@@ -430,6 +438,9 @@ func (n *Notifier) deliver(ctx context.Context, m jetstream.Msg) {
 	}
 	start := time.Now()
 	err := n.post(ctx, m, t, &d)
+	if n.opts.OnAttempt != nil && (err == nil || ctx.Err() == nil) {
+		n.opts.OnAttempt(d.State, err == nil)
+	}
 	if err == nil {
 		_ = m.Ack()
 		log.Debug("notify: delivered", "attempt", attempt, "took", time.Since(start).Round(time.Millisecond))

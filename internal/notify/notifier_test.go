@@ -779,3 +779,40 @@ func TestNotifierProvisioning(t *testing.T) {
 		}
 	})
 }
+
+// TestNotifierOnAttempt: OnAttempt hears of every attempt, failed and
+// successful, with the notification's state.
+func TestNotifierOnAttempt(t *testing.T) {
+	js := startEngine(t)
+	rc := &receiver{secret: testSecret}
+	var calls atomic.Int32
+	rc.setAnswer(func(*http.Request) int {
+		if calls.Add(1) == 1 {
+			return http.StatusBadGateway // the first attempt fails
+		}
+		return http.StatusOK
+	})
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	var mu sync.Mutex
+	var attempts []string
+	targets := staticTargets(testPipeline, notify.Targets{Completed: []string{srv.URL + "/c"}, Secret: testSecret})
+	runNotifier(t, js, targets, notify.Options{
+		Backoff: []time.Duration{100 * time.Millisecond},
+		OnAttempt: func(state string, ok bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			attempts = append(attempts, fmt.Sprintf("%s %v", state, ok))
+		},
+	})
+	publish(t, js, newJob(1, jobs.StatusComplete), time.Now())
+	rc.waitDelivered(t, 1, 10*time.Second)
+	waitQuiet(t, js, 5*time.Second)
+
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{notify.StateCompleted + " false", notify.StateCompleted + " true"}
+	if fmt.Sprint(attempts) != fmt.Sprint(want) {
+		t.Errorf("OnAttempt calls %q, want %q", attempts, want)
+	}
+}
