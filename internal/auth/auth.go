@@ -59,10 +59,10 @@ const (
 	// for a request signed more than 15 minutes away from the server's
 	// clock. The AWS SDKs know it: they correct their clock by the
 	// answer's Date header and retry.
-	CodeRequestExpired = "RequestExpired"
-	CodeUnrecognizedClient  = "UnrecognizedClientException"
-	CodeThrottling          = "ThrottlingException"
-	CodeTooLarge            = "RequestEntityTooLargeException"
+	CodeRequestExpired     = "RequestExpired"
+	CodeUnrecognizedClient = "UnrecognizedClientException"
+	CodeThrottling         = "ThrottlingException"
+	CodeTooLarge           = "RequestEntityTooLargeException"
 )
 
 // Messages of the errors whose wording SDK users search for.
