@@ -105,3 +105,26 @@ pipelines:
 		}
 	}
 }
+
+// TestDaemonAPIWithoutCredentials: a file that says nothing about the API
+// still starts the daemon; API requests are refused, saying why.
+func TestDaemonAPIWithoutCredentials(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := pipeline.ParseConfig(filepath.Join(dir, "transcoder.yaml"), []byte(`data_dir: ./data
+listen: 127.0.0.1:0
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dm := startDaemon(t, cfg)
+	resp, err := http.Get("http://" + dm.d.Addr() + "/2012-09-25/pipelines")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 403 || resp.Header.Get("x-amzn-ErrorType") != "AccessDeniedException" ||
+		!strings.Contains(string(body), "no API credentials configured") {
+		t.Errorf("%d %s %s", resp.StatusCode, resp.Header.Get("x-amzn-ErrorType"), body)
+	}
+}

@@ -325,16 +325,24 @@ func (d *Daemon) listen() (*http.Server, error) {
 	for _, c := range d.cfg.API.Credentials {
 		creds[c.AccessKey] = c.SecretKey
 	}
-	authn, err := auth.New(auth.Options{Credentials: creds, Disabled: !d.cfg.API.AuthEnabled(),
-		RateLimit: d.cfg.API.RateLimit, RateBurst: d.cfg.API.RateBurst, Logger: d.log})
-	if err != nil {
-		return nil, fmt.Errorf("api: %w", err)
-	}
+	apiHandler := api.New(api.Options{Jobs: d.Jobs, Catalog: d.Catalog, Stores: d.cfg.Store,
+		Region: d.cfg.API.Region, Account: d.cfg.API.Account, Logger: d.log})
 	if d.cfg.API.AuthEnabled() && len(creds) == 0 {
+		// Safe by default: a daemon whose file says nothing about the API
+		// serves everything else and refuses API requests, saying why.
 		d.log.Warn("API: no credentials configured, so every API request is refused; add api.credentials (or api.auth: false for local use)")
+		mux.HandleFunc(api.Prefix, func(w http.ResponseWriter, r *http.Request) {
+			api.WriteError(w, http.StatusForbidden, "AccessDeniedException",
+				"This transcoder has no API credentials configured: set api.credentials in its config file (or api.auth: false for local use).")
+		})
+	} else {
+		authn, err := auth.New(auth.Options{Credentials: creds, Disabled: !d.cfg.API.AuthEnabled(),
+			RateLimit: d.cfg.API.RateLimit, RateBurst: d.cfg.API.RateBurst, Logger: d.log})
+		if err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
+		mux.Handle(api.Prefix, authn.Wrap(apiHandler))
 	}
-	mux.Handle(api.Prefix, authn.Wrap(api.New(api.Options{Jobs: d.Jobs, Catalog: d.Catalog, Stores: d.cfg.Store,
-		Region: d.cfg.API.Region, Account: d.cfg.API.Account, Logger: d.log})))
 	mux.HandleFunc("POST /events/s3/{pipeline}", func(w http.ResponseWriter, r *http.Request) {
 		hook := d.hooks[r.PathValue("pipeline")]
 		if hook == nil {

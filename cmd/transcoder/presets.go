@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/elastictranscoder"
 	"github.com/spf13/cobra"
 
 	"github.com/transcoder/transcoder/presets"
@@ -28,12 +31,16 @@ Every Elastic Transcoder system preset is built in under its old ID
 
 func newPresetsListCmd(g *globalOptions) *cobra.Command {
 	var output, typ string
+	co := &clientOptions{}
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List presets",
+		Long: `List presets: the built-in ones and those of --presets, or with --server
+those of a running transcoder (ListPresets), system and custom.`,
 		Example: `  transcoder presets list
   transcoder presets list --type custom --presets ./my-presets
-  transcoder presets list -o json`,
+  transcoder presets list -o json
+  transcoder presets list --server http://127.0.0.1:8080 --type custom`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkFormat(output); err != nil {
@@ -50,10 +57,29 @@ func newPresetsListCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printPresets(cmd.OutOrStdout(), output, r.List(typ))
+			if !cmd.Flags().Changed("server") {
+				return printPresets(cmd.OutOrStdout(), output, r.List(typ))
+			}
+			ctx := cmdContext(cmd)
+			c, err := co.connect(ctx)
+			if err != nil {
+				return err
+			}
+			all, err := c.listPresets(ctx, r)
+			if err != nil {
+				return c.fail(err)
+			}
+			var list []*presets.Preset
+			for _, p := range all {
+				if typ == "" || strings.EqualFold(p.Type, typ) {
+					list = append(list, p)
+				}
+			}
+			return printPresets(cmd.OutOrStdout(), output, list)
 		},
 	}
 	addOutputFlag(cmd, &output, formatTable)
+	addPresetsServerFlags(cmd, co)
 	cmd.Flags().StringVar(&typ, "type", "", "only presets of this type: system or custom")
 	_ = cmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions([]string{"system", "custom"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -61,15 +87,18 @@ func newPresetsListCmd(g *globalOptions) *cobra.Command {
 
 func newPresetsShowCmd(g *globalOptions) *cobra.Command {
 	var output string
+	co := &clientOptions{}
 	cmd := &cobra.Command{
 		Use:   "show REF",
 		Short: "Show one preset, found by ID, alias or name",
 		Long: `Show one preset, found by ID, alias or name (case does not matter).
 
 -o yaml (the default) prints our YAML, which 'transcoder presets validate'
-accepts back; -o json prints Elastic Transcoder's Preset JSON.`,
+accepts back; -o json prints Elastic Transcoder's Preset JSON. With --server
+the preset is a running transcoder's (ReadPreset).`,
 		Example: `  transcoder presets show 1351620000001-000010 -o json
-  transcoder presets show generic-720p`,
+  transcoder presets show generic-720p
+  transcoder presets show generic-720p --server http://127.0.0.1:8080`,
 		Args: cobra.ExactArgs(1),
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			if len(args) > 0 {
@@ -85,7 +114,12 @@ accepts back; -o json prints Elastic Transcoder's Preset JSON.`,
 			if err != nil {
 				return err
 			}
-			p, err := r.Lookup(args[0])
+			var p *presets.Preset
+			if cmd.Flags().Changed("server") {
+				p, err = serverPreset(cmdContext(cmd), co, r, args[0])
+			} else {
+				p, err = r.Lookup(args[0])
+			}
 			if err != nil {
 				return err
 			}
@@ -100,7 +134,40 @@ accepts back; -o json prints Elastic Transcoder's Preset JSON.`,
 		},
 	}
 	addOutputFlag(cmd, &output, formatYAML)
+	addPresetsServerFlags(cmd, co)
 	return cmd
+}
+
+// addPresetsServerFlags adds the client flags to 'presets list' and
+// 'presets show', where --server is the switch from the local presets to
+// a server's: TRANSCODER_SERVER alone does not make them leave the local
+// registry, which needs no daemon.
+func addPresetsServerFlags(cmd *cobra.Command, co *clientOptions) {
+	addClientFlags(cmd.Flags(), co)
+	f := cmd.Flags().Lookup("server")
+	f.Usage = "use the presets of the transcoder API at this URL ('transcoder run') instead of the local ones"
+	f.DefValue = ""
+}
+
+// serverPreset reads one preset of a running transcoder: by ID with
+// ReadPreset, else by name or alias among those ListPresets returns.
+func serverPreset(ctx context.Context, co *clientOptions, local *presets.Registry, ref string) (*presets.Preset, error) {
+	c, err := co.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if isID(ref) {
+		out, err := c.et.ReadPreset(ctx, &elastictranscoder.ReadPresetInput{Id: aws.String(ref)})
+		if err != nil {
+			return nil, c.fail(err)
+		}
+		return fromSDKPreset(out.Preset, local)
+	}
+	idx, err := c.presetIndex(ctx, local)
+	if err != nil {
+		return nil, c.fail(err)
+	}
+	return idx.lookup(ref)
 }
 
 func newPresetsValidateCmd(g *globalOptions) *cobra.Command {

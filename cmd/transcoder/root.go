@@ -33,7 +33,7 @@ in YAML; see 'transcoder presets --help'.`,
 		"a YAML file or directory of user presets (repeatable; env TRANSCODER_PRESETS, a "+string(filepath.ListSeparator)+"-separated list)")
 	root.PersistentFlags().StringVarP(&g.configPath, "config", "c", os.Getenv("TRANSCODER_CONFIG"),
 		"transcoder.yaml; its stores section names the S3 stores NAME:// locations use (env TRANSCODER_CONFIG)")
-	root.AddCommand(newVersionCmd(), newPresetsCmd(g), newTranscodeCmd(g), newRunCmd(g))
+	root.AddCommand(newVersionCmd(), newPresetsCmd(g), newTranscodeCmd(g), newRunCmd(g), newJobsCmd(g), newPipelinesCmd())
 	return root
 }
 
