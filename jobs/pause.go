@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -35,30 +36,15 @@ func (p *pausedSet) start(ctx context.Context, js jetstream.JetStream, replicas 
 	}
 	p.kv = kv
 	p.ids = map[string]bool{}
-	ready := make(chan struct{})
-	go func() {
-		once := sync.OnceFunc(func() { close(ready) })
-		for ctx.Err() == nil {
-			w, err := kv.WatchAll(ctx)
-			if err != nil {
-				sleep(ctx, time.Second)
-				continue
-			}
-			for e := range w.Updates() {
-				if e == nil {
-					once()
-					continue
-				}
-				p.mu.Lock()
-				p.ids[e.Key()] = e.Operation() == jetstream.KeyValuePut
-				p.mu.Unlock()
-			}
-			_ = w.Stop()
-		}
-		once()
-	}()
+	ready := make(chan error, 1)
+	go engine.Follow(ctx, kv, slog.Default(), ready, func(key string, _ uint64, _ []byte) {
+		p.set(key, true)
+	}, func(key string, _ uint64) { p.set(key, false) })
 	select {
-	case <-ready:
+	case err := <-ready:
+		if err != nil {
+			return fmt.Errorf("engine: paused pipelines: %w", err)
+		}
 		return nil
 	case <-time.After(30 * time.Second):
 		return errors.New("engine: paused pipelines: watch did not start")

@@ -513,44 +513,14 @@ func (s *Service) List(ctx context.Context, req ListRequest) (*ListPage, error) 
 // is done, and then applies updates until ctx ends.
 func (s *Service) keepIndex(ctx context.Context, ready chan<- error) {
 	defer close(s.done)
-	signalled := false
-	signal := func(err error) {
-		if !signalled {
-			signalled = true
-			ready <- err
+	engine.Follow(ctx, s.kv, s.log, ready, func(key string, rev uint64, value []byte) {
+		var rec record
+		if err := json.Unmarshal(value, &rec); err != nil || rec.Job == nil {
+			s.log.Warn("job index: unreadable record", "key", key, "err", err)
+			return
 		}
-	}
-	for ctx.Err() == nil {
-		w, err := s.kv.WatchAll(ctx)
-		if err != nil {
-			if !signalled {
-				signal(fmt.Errorf("engine: watch jobs: %w", err))
-				return
-			}
-			s.log.Warn("job index: watch failed; retrying", "err", err)
-			sleep(ctx, time.Second)
-			continue
-		}
-		for e := range w.Updates() {
-			if e == nil {
-				signal(nil)
-				continue
-			}
-			if e.Operation() != jetstream.KeyValuePut {
-				s.index.remove(e.Key())
-				continue
-			}
-			var rec record
-			if err := json.Unmarshal(e.Value(), &rec); err != nil || rec.Job == nil {
-				s.log.Warn("job index: unreadable record", "key", e.Key(), "err", err)
-				continue
-			}
-			s.index.apply(e.Key(), e.Revision(), &rec)
-		}
-		_ = w.Stop()
-		// The watcher's channel closes when the connection is lost for
-		// good; watch again (the replay only brings the index up to date).
-	}
+		s.index.apply(key, rev, &rec)
+	}, func(key string, _ uint64) { s.index.remove(key) })
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -245,45 +245,14 @@ func (m *mirror[T]) all() []*T {
 // keep replays a bucket into a mirror, reports on ready when the replay
 // is done, and then applies updates until ctx ends.
 func keep[T any](ctx context.Context, kv jetstream.KeyValue, m *mirror[T], log *slog.Logger, ready chan<- error) {
-	signalled := false
-	signal := func(err error) {
-		if !signalled {
-			signalled = true
-			ready <- err
-		}
-	}
-	for ctx.Err() == nil {
-		w, err := kv.WatchAll(ctx)
+	engine.Follow(ctx, kv, log, ready, func(key string, rev uint64, value []byte) {
+		v, err := decode[T](value)
 		if err != nil {
-			if !signalled {
-				signal(fmt.Errorf("catalog: watch %s: %w", kv.Bucket(), err))
-				return
-			}
-			log.Warn("catalog: watch failed; retrying", "bucket", kv.Bucket(), "err", err)
-			sleep(ctx, time.Second)
-			continue
+			log.Warn("catalog: unreadable record", "bucket", kv.Bucket(), "key", key, "err", err)
+			return
 		}
-		for e := range w.Updates() {
-			if e == nil {
-				signal(nil)
-				continue
-			}
-			if e.Operation() != jetstream.KeyValuePut {
-				m.remove(e.Key(), e.Revision())
-				continue
-			}
-			v, err := decode[T](e.Value())
-			if err != nil {
-				log.Warn("catalog: unreadable record", "bucket", kv.Bucket(), "key", e.Key(), "err", err)
-				continue
-			}
-			m.put(e.Key(), e.Revision(), v)
-		}
-		_ = w.Stop()
-		// The channel closes when the connection is lost for good: watch
-		// again (the replay brings the copy up to date).
-	}
-	signal(ctx.Err())
+		m.put(key, rev, v)
+	}, m.remove)
 }
 
 func decode[T any](data []byte) (*T, error) {

@@ -290,3 +290,48 @@ func Provision(ctx context.Context, fn func() error) error {
 		}
 	}
 }
+
+// Follow keeps a copy of a KV bucket current: it replays every entry and
+// then applies changes until ctx ends, calling put for each value and del
+// for each deletion. A watch that ends (the connection lost for good) is
+// opened again after a second; its replay brings the copy up to date.
+// ready receives nil once the first replay is complete, or the error that
+// stopped the first watch from opening (and then Follow returns); it must
+// have room for one value.
+func Follow(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger, ready chan<- error,
+	put func(key string, rev uint64, value []byte), del func(key string, rev uint64)) {
+	signalled := false
+	signal := func(err error) {
+		if !signalled {
+			signalled = true
+			ready <- err
+		}
+	}
+	for ctx.Err() == nil {
+		w, err := kv.WatchAll(ctx)
+		if err != nil {
+			if !signalled {
+				signal(fmt.Errorf("watch %s: %w", kv.Bucket(), err))
+				return
+			}
+			log.Warn("watch failed; retrying", "bucket", kv.Bucket(), "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		for e := range w.Updates() {
+			switch {
+			case e == nil:
+				signal(nil)
+			case e.Operation() == jetstream.KeyValuePut:
+				put(e.Key(), e.Revision(), e.Value())
+			default:
+				del(e.Key(), e.Revision())
+			}
+		}
+		_ = w.Stop()
+	}
+	signal(ctx.Err())
+}
