@@ -237,28 +237,13 @@ func buildCreateJob(o *jobsCreateOptions, idx *serverPresets) (*elastictranscode
 		return nil, errors.New("--segment-duration and playlists apply to ts and fmp4 presets (HLS, DASH); none of the presets given is one")
 	}
 	if wantPlaylist {
-		if formats == nil {
-			if len(byContainer["ts"]) > 0 {
-				formats = append(formats, jobs.FormatHLSv3)
-			}
-			if len(byContainer["fmp4"]) > 0 {
-				formats = append(formats, jobs.FormatHLSv7, jobs.FormatDASH)
-			}
+		pls, err := buildPlaylists(formats, o.playlist, o.input, byContainer)
+		if err != nil {
+			return nil, err
 		}
-		for _, f := range formats {
-			container := "ts"
-			if f == jobs.FormatHLSv7 || f == jobs.FormatDASH {
-				container = "fmp4"
-			}
-			keys := byContainer[container]
-			if len(keys) == 0 {
-				return nil, fmt.Errorf("--playlist-format %s needs %s presets; none of the presets given is one", f, container)
-			}
-			name, err := playlistName(o.playlist, o.input, keys)
-			if err != nil {
-				return nil, err
-			}
-			in.Playlists = append(in.Playlists, types.CreateJobPlaylist{Name: aws.String(name), Format: aws.String(f), OutputKeys: keys})
+		for _, pl := range pls {
+			in.Playlists = append(in.Playlists, types.CreateJobPlaylist{Name: aws.String(pl.Name), Format: aws.String(pl.Format),
+				OutputKeys: pl.OutputKeys})
 		}
 	}
 	if len(o.metadata) > 0 {

@@ -248,6 +248,22 @@ func streamingRequests(reg *presets.Registry, o *transcodeOptions, input string)
 			byContainer[r.Preset.Container] = append(byContainer[r.Preset.Container], r.Key)
 		}
 	}
+	pls, err := buildPlaylists(formats, o.playlist, input, byContainer)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Refuse a bad combination here, with Elastic Transcoder's message,
+	// rather than after the input has been fetched.
+	if err := jobs.ValidatePlaylists(out, pls); err != nil {
+		return nil, nil, err
+	}
+	return out, pls, nil
+}
+
+// buildPlaylists makes one playlist per format over the segmented outputs
+// of the container the format takes (byContainer: container → output
+// keys); no formats means every format the outputs allow.
+func buildPlaylists(formats []string, name, input string, byContainer map[string][]string) ([]jobs.PlaylistRequest, error) {
 	if formats == nil {
 		if len(byContainer["ts"]) > 0 {
 			formats = append(formats, jobs.FormatHLSv3)
@@ -264,20 +280,15 @@ func streamingRequests(reg *presets.Registry, o *transcodeOptions, input string)
 		}
 		keys := byContainer[container]
 		if len(keys) == 0 {
-			return nil, nil, fmt.Errorf("--playlist-format %s needs %s presets; none of the presets given is one", f, container)
+			return nil, fmt.Errorf("--playlist-format %s needs %s presets; none of the presets given is one", f, container)
 		}
-		name, err := playlistName(o.playlist, input, keys)
+		n, err := playlistName(name, input, keys)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		pls = append(pls, jobs.PlaylistRequest{Name: name, Format: f, OutputKeys: keys})
+		pls = append(pls, jobs.PlaylistRequest{Name: n, Format: f, OutputKeys: keys})
 	}
-	// Refuse a bad combination here, with Elastic Transcoder's message,
-	// rather than after the input has been fetched.
-	if err := jobs.ValidatePlaylists(out, pls); err != nil {
-		return nil, nil, err
-	}
-	return out, pls, nil
+	return pls, nil
 }
 
 // parsePlaylistFormats reads --playlist-format values: our short names or
