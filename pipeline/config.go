@@ -211,9 +211,7 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	cfg := &Config{File: file}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+	if err := decodeStrict(data, cfg); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%s: %s", file, yamlError(err))
 	}
 	var root yaml.Node
@@ -224,6 +222,19 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 		return nil, errors.Join(c.errs...)
 	}
 	return cfg, nil
+}
+
+// decodeStrict decodes YAML refusing unknown keys, with the panics
+// yaml.v3 raises on some malformed merge keys turned into errors.
+func decodeStrict(data []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed YAML: %v", r)
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	return dec.Decode(v)
 }
 
 // yamlError rewords yaml.v3's messages for people who never saw Go types.

@@ -98,6 +98,18 @@ func parseNodes(name string, data []byte, system bool) ([]*Preset, []*yaml.Node,
 	return out, nodes, nil
 }
 
+// decodeNode is n.Decode, with the panics yaml.v3 raises on some
+// malformed merge keys (a mapping used as a key after <<, found by
+// FuzzParse) turned into errors.
+func decodeNode(n *yaml.Node, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed YAML: %v", r)
+		}
+	}()
+	return n.Decode(v)
+}
+
 func parseOne(file string, n *yaml.Node, system bool) (*Preset, Errors) {
 	var s shapeChecker
 	s.check(n, reflect.TypeFor[Preset](), nil)
@@ -106,7 +118,7 @@ func parseOne(file string, n *yaml.Node, system bool) (*Preset, Errors) {
 	// Decode even after shape errors: yaml.v3 skips unknown keys, so a
 	// misspelt key does not hide the other problems of the preset. Values
 	// of the wrong kind make Decode fail; then the shape errors say it all.
-	if err := n.Decode(p); err != nil {
+	if err := decodeNode(n, p); err != nil {
 		if len(errs) == 0 {
 			errs = Errors{&FieldError{Line: n.Line, Column: n.Column, Msg: err.Error()}}
 		}
