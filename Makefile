@@ -24,19 +24,26 @@ build:
 ## deps: everything the tests need from outside Go.
 deps: ffmpeg minio player
 
-# MinIO for the S3 tests: a pinned version, built once and cached in GOBIN (else the
-# first GOPATH entry's bin), where the tests look for it.
+# MinIO for the S3 tests: the pinned version, built once and cached in GOBIN (else the
+# first GOPATH entry's bin) as minio-transcoder-test, where the tests look for it. It is
+# built from the module's source with one method added (testdata/minio/flush.go.txt):
+# the pinned MinIO never flushes its listen API's stream (minio/minio#21651), so without
+# it no listen event would ever reach a client.
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
-MINIO_BIN     := $(or $(shell $(GO) env GOBIN),$(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin)/minio
+MINIO_BIN     := $(or $(shell $(GO) env GOBIN),$(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin)/minio-transcoder-test
 
 minio:
-	@if command -v minio >/dev/null 2>&1; then \
-		echo "minio: $$(command -v minio)"; \
-	elif [ -x "$(MINIO_BIN)" ]; then \
+	@if [ -x "$(MINIO_BIN)" ]; then \
 		echo "minio: $(MINIO_BIN)"; \
 	else \
-		echo "minio not found: building $(MINIO_VERSION) with go install (about four minutes on two cores)"; \
-		CGO_ENABLED=0 $(GO) install github.com/minio/minio@$(MINIO_VERSION); \
+		echo "minio not found: building $(MINIO_VERSION) with the listen fix (about four minutes on two cores)"; \
+		set -e; tmp=$$(mktemp -d); \
+		src=$$(cd "$$tmp" && $(GO) mod download -json github.com/minio/minio@$(MINIO_VERSION) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p'); \
+		cp -R "$$src/." "$$tmp/minio"; chmod -R u+w "$$tmp/minio"; \
+		cat testdata/minio/flush.go.txt >> "$$tmp/minio/cmd/api-response.go"; \
+		mkdir -p "$$(dirname "$(MINIO_BIN)")"; \
+		(cd "$$tmp/minio" && CGO_ENABLED=0 $(GO) build -trimpath -o "$(MINIO_BIN)" .); \
+		rm -rf "$$tmp"; echo "minio: $(MINIO_BIN)"; \
 	fi
 
 ffmpeg:

@@ -329,8 +329,7 @@ pipelines:
 // TestDaemonMinIO runs the scenario against a real MinIO that pushes its
 // bucket events to the daemon's webhook receiver, as an operator would
 // configure it (MINIO_NOTIFY_WEBHOOK_*, then a bucket notification). The
-// paused pipeline polls. (MinIO's listen API is not used: the pinned
-// MinIO never flushes its stream, minio/minio#21651.)
+// paused pipeline polls.
 func TestDaemonMinIO(t *testing.T) {
 	const token = "hook-token-for-the-test"
 	addr := miniotest.FreeAddr(t)
@@ -362,6 +361,41 @@ stores:
 		fmt.Sprintf(scenarioPipelines, "minio://"+in, "minio://"+out,
 			"{source: webhook, webhook_token: "+token+", reconcile_interval: 1m}",
 			"minio://"+in, "minio://"+out, "{source: poll, poll_interval: 300ms}")
+	scenario{
+		config: cfg,
+		put: func(t *testing.T, key string, data []byte) {
+			_, err := client.PutObject(context.Background(), in, key, bytes.NewReader(data), int64(len(data)),
+				minio.PutObjectOptions{PartSize: 5 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+		},
+		output: func(t *testing.T, key string) string {
+			f := filepath.Join(t.TempDir(), filepath.Base(key))
+			if err := client.FGetObject(context.Background(), out, key, f, minio.GetObjectOptions{}); err != nil {
+				t.Fatalf("output %s: %v", key, err)
+			}
+			return f
+		},
+	}.run(t)
+}
+
+// TestDaemonMinIOListen runs the scenario against a real MinIO through its
+// listen API.
+func TestDaemonMinIOListen(t *testing.T) {
+	srv := miniotest.Start(t)
+	in, out := srv.NewBucket(t), srv.NewBucket(t)
+	client, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := "{source: listen, reconcile_interval: 1m}"
+	cfg := fmt.Sprintf(`data_dir: {{DIR}}/data
+listen: 127.0.0.1:0
+stores:
+  minio: {endpoint: %s, access_key: %s, secret_key: %s, region: us-east-1}
+`, srv.Endpoint, srv.AccessKey, srv.SecretKey) +
+		fmt.Sprintf(scenarioPipelines, "minio://"+in, "minio://"+out, events, "minio://"+in, "minio://"+out, events)
 	scenario{
 		config: cfg,
 		put: func(t *testing.T, key string, data []byte) {

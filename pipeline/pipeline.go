@@ -86,7 +86,7 @@ type Events struct {
 	// store and directories), "listen" (MinIO's listen API) or "webhook"
 	// (S3 event notifications POSTed to the daemon). Default: "listen"
 	// "poll". (MinIO builds from 2025-08 to the fix of minio/minio#21651
-	// never flush the listen stream; "listen" waits for nothing there.)
+	// never flush the listen stream: use "webhook" with those.)
 	Source string `yaml:"source,omitempty"`
 	// PollInterval for "poll"; default 5s.
 	PollInterval time.Duration `yaml:"poll_interval,omitempty"`

@@ -69,10 +69,10 @@ type listenBucket interface {
 // with backoff, logging a warning each time, and then lists the location once to catch
 // up (see ListenOptions.NoCatchUp).
 //
-// MinIO builds that carry commit 52eee5a2f (minio/minio#21651, the build pinned for
-// the tests among them) never flush the listen stream, so events reach the listener
-// only in bursts of about 4 KB, or not at all: see docs/events.md, and prefer the poll
-// or webhook source with those builds.
+// MinIO builds that carry commit 52eee5a2f (minio/minio#21651) without its fix never
+// flush the listen stream, so events reach the listener only in bursts of about 4 KB,
+// or not at all: see docs/events.md, and prefer the poll or webhook source with those
+// builds (the tests build the pinned MinIO with the fix).
 type Listener struct {
 	bucket   listenBucket
 	opts     ListenOptions

@@ -122,8 +122,8 @@ func TestListenAPISendsRawKeys(t *testing.T) {
 func TestListener(t *testing.T) {
 	t.Parallel()
 	if !listenStreams(t, shared) {
-		t.Skip("the pinned MinIO does not flush its listen stream (trackingResponseWriter without Flush, " +
-			"minio/minio#21651), so no listen event reaches a Go client: pin a MinIO build with the fix to run this test")
+		t.Fatal("the test MinIO does not flush its listen stream (trackingResponseWriter without Flush, " +
+			"minio/minio#21651), so no listen event reaches a Go client: rebuild it with the fix, `make minio`")
 	}
 	name := shared.NewBucket(t)
 	b := s3Bucket(t, shared, name, "in/")
@@ -234,8 +234,7 @@ func TestListenerResubscribes(t *testing.T) {
 		}
 	}
 	if !streams {
-		t.Log("the pinned MinIO does not flush its listen stream (minio/minio#21651): event delivery after the restart not checked")
-		return
+		t.Fatal("the test MinIO does not flush its listen stream (minio/minio#21651): rebuild it with the fix, `make minio`")
 	}
 	live.awaitSubscribed(b)
 	put(t, b, "after restart.mp4", []byte("created after the restart"))

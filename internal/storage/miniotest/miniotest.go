@@ -1,9 +1,9 @@
 // Package miniotest runs real MinIO servers for tests: each on a free loopback port,
 // with random credentials and a temporary data directory (restic's habit).
 //
-// The minio binary is looked up on PATH, then in $(go env GOBIN) and
-// $(go env GOPATH)/bin. When it is missing the tests fail, never skip: `make test`
-// installs the pinned version with `go install` (see [InstallHint]).
+// The server binary ([BinaryName]) is looked up on PATH, then in $(go env GOBIN)
+// and $(go env GOPATH)/bin. When it is missing the tests fail, never skip: `make
+// test` builds the pinned version with the listen fix (see [InstallHint]).
 package miniotest
 
 import (
@@ -32,8 +32,14 @@ import (
 // Version is the MinIO server the tests are known to work with.
 const Version = "github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c"
 
+// BinaryName is the MinIO server the tests use: Version built by `make
+// minio` with the fix of minio/minio#21651 (the listen API flushes its
+// events), under a name of its own so that an unpatched minio on PATH is
+// never taken for it.
+const BinaryName = "minio-transcoder-test"
+
 // InstallHint says how to get the binary.
-const InstallHint = "`make test` installs it (go install " + Version + ", about four minutes on two cores)"
+const InstallHint = "`make test` (or `make minio`) builds it from " + Version + " with the listen fix in testdata/minio, about four minutes on two cores"
 
 // startTimeout bounds how long a server may take to become ready.
 const startTimeout = 60 * time.Second
@@ -57,9 +63,10 @@ type Server struct {
 	done chan struct{} // closed when cmd has exited
 }
 
-// Binary returns the path of the minio binary, or an error that says how to install it.
+// Binary returns the path of the test MinIO (BinaryName), or an error that says how to
+// build it.
 func Binary() (string, error) {
-	if p, err := exec.LookPath("minio"); err == nil {
+	if p, err := exec.LookPath(BinaryName); err == nil {
 		return p, nil
 	}
 	var dirs []string
@@ -82,12 +89,12 @@ func Binary() (string, error) {
 		}
 	}
 	for _, d := range dirs {
-		p := filepath.Join(d, "minio")
+		p := filepath.Join(d, BinaryName)
 		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("miniotest: the minio server binary is not on PATH nor in %s; %s",
+	return "", fmt.Errorf("miniotest: the test MinIO server (%s) is not on PATH nor in %s; %s", BinaryName,
 		strings.Join(dirs, ", "), InstallHint)
 }
 

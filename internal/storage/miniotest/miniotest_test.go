@@ -24,7 +24,7 @@ func TestBinaryMissingSaysHowToInstall(t *testing.T) {
 
 func TestBinaryFoundInGOPATH(t *testing.T) {
 	home := t.TempDir()
-	bin := filepath.Join(home, "go", "bin", "minio")
+	bin := filepath.Join(home, "go", "bin", BinaryName)
 	if err := os.MkdirAll(filepath.Dir(bin), 0o755); err != nil {
 		t.Fatal(err)
 	}
