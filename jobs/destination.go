@@ -74,6 +74,17 @@ func (d destination) put(ctx context.Context, staging string, files []string) er
 	return PublishLocal(staging, d.dir, files)
 }
 
+// remove deletes published files, best effort (a cleanup after a failure).
+func (d destination) remove(ctx context.Context, files []string) {
+	for _, f := range files {
+		if d.bucket != nil {
+			_ = d.bucket.Delete(ctx, f)
+		} else {
+			_ = os.Remove(filepath.Join(d.dir, filepath.FromSlash(f)))
+		}
+	}
+}
+
 // transcodeSplit runs a job whose thumbnails go to a location of their
 // own (Elastic Transcoder's ThumbnailConfig beside ContentConfig): every
 // output is staged locally, then its thumbnails are published to one
@@ -130,7 +141,12 @@ func transcodeSplit(ctx context.Context, tools Tools, stores BucketOpener, req T
 		if err := thumbs.put(ctx, staging, pics); err != nil {
 			return err
 		}
-		return out.put(ctx, staging, media)
+		if err := out.put(ctx, staging, media); err != nil {
+			// The output failed: its thumbnails must not stay behind.
+			thumbs.remove(context.WithoutCancel(ctx), pics)
+			return err
+		}
+		return nil
 	}
 	job, err := TranscodeLocal(ctx, tools, lr)
 	if job != nil && job.Input != nil {

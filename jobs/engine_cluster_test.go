@@ -528,3 +528,33 @@ func pollFinal(t testing.TB, svc *jobs.Service, id string, timeout time.Duration
 	t.Fatalf("job %s not final after %v: %+v (last error %v)", id, timeout, job, last)
 	return nil
 }
+
+// TestEngineClusterKeepsReplicas: a process that joins a cluster by URL
+// (replicas not set) must not scale the cluster's streams and buckets
+// down.
+func TestEngineClusterKeepsReplicas(t *testing.T) {
+	ctx := context.Background()
+	engines := startCluster(t, 3)
+	opts := testServiceOptions(presets.NewRegistry())
+	opts.Replicas = 3
+	svc, err := jobs.Open(ctx, engines[0].JS, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	opts.Replicas = 0 // what a `nats: nats://…` process has
+	svc2, err := jobs.Open(ctx, engines[1].JS, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc2.Close()
+	for _, name := range []string{"TRANSCODER_QUEUE", "TRANSCODER_EVENTS", "KV_transcoder_jobs", "KV_transcoder_paused"} {
+		st, err := engines[0].JS.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := st.CachedInfo().Config.Replicas; n != 3 {
+			t.Errorf("%s: %d replicas after a process joined, want 3", name, n)
+		}
+	}
+}

@@ -161,7 +161,8 @@ func TestEngineJobErrors(t *testing.T) {
 }
 
 // TestEngineStall stops ffmpeg with SIGSTOP: the watchdog must kill it and
-// the job be retried, and the second attempt completes.
+// the job be retried, and the second attempt completes, also when its
+// pipeline may run only one job at a time.
 func TestEngineStall(t *testing.T) {
 	e := startEngine(t, "")
 	in := filepath.Join(t.TempDir(), "stall-me.mp4")
@@ -186,10 +187,18 @@ func TestEngineStall(t *testing.T) {
 			}
 		}()
 	}
-	e.startWorker(t, "w", 1, t.TempDir())
+	// The pipeline may run one job at a time: its retry is that one job,
+	// and must not wait for itself.
+	ctx, cancel := context.WithCancel(context.Background())
+	w := e.svc.NewWorker(jobs.WorkerOptions{Name: "w", Concurrency: 2, WorkDir: t.TempDir(), Tools: e.tools,
+		Stores: e.stores, Presets: e.presets, Caps: e.caps, StallTimeout: 3 * time.Second,
+		Limit: func(string) int { return 1 }})
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
 	out := t.TempDir()
-	job, err := e.svc.Create(context.Background(), jobs.CreateRequest{Input: in, Output: "file://" + out,
-		Outputs: []jobs.OutputSpec{{Key: "x.mp4", PresetID: preset320}}})
+	job, err := e.svc.Create(context.Background(), jobs.CreateRequest{PipelineID: "1700000000000-limit1", Input: in,
+		Output: "file://" + out, Outputs: []jobs.OutputSpec{{Key: "x.mp4", PresetID: preset320}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ func (p *pausedSet) start(ctx context.Context, js jetstream.JetStream, replicas 
 	err := engine.Provision(ctx, func() (err error) {
 		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket: pausedBucket, Description: "transcoder: paused pipelines", History: 1,
-			Storage: jetstream.FileStorage, Replicas: replicas, Metadata: schemaMeta(),
+			Storage: jetstream.FileStorage, Replicas: engine.ReplicasFor(ctx, js, "KV_"+pausedBucket, replicas), Metadata: schemaMeta(),
 		})
 		return err
 	})

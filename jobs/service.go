@@ -46,7 +46,8 @@ var (
 
 // ServiceOptions tune the engine's streams and queue.
 type ServiceOptions struct {
-	// Replicas of each stream and bucket (a cluster's choice); 0 means 1.
+	// Replicas of each stream and bucket (a cluster's choice); 0 keeps
+	// what they have (1 for new ones).
 	Replicas int
 	// AckWait is how long a job may go without a worker's heartbeat before
 	// it goes back to the queue: how soon a dead worker's job is retried.
@@ -136,7 +137,6 @@ func Open(ctx context.Context, js jetstream.JetStream, opts ServiceOptions) (*Se
 	if opts.EventRetention <= 0 {
 		opts.EventRetention = 72 * time.Hour
 	}
-	opts.Replicas = max(opts.Replicas, 1)
 	s := &Service{js: js, opts: opts, log: opts.Logger, index: newIndex(), done: make(chan struct{}), paused: &pausedSet{}}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -194,7 +194,6 @@ func (s *Service) provision(ctx context.Context) error {
 		Subjects:    []string{queuePrefix + ">"},
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
-		Replicas:    s.opts.Replicas,
 		Duplicates:  2 * time.Minute,
 		Metadata:    schemaMeta(),
 	}, {
@@ -203,7 +202,6 @@ func (s *Service) provision(ctx context.Context) error {
 		Subjects:    []string{eventsPrefix + ">"},
 		Retention:   jetstream.LimitsPolicy,
 		Storage:     jetstream.FileStorage,
-		Replicas:    s.opts.Replicas,
 		MaxAge:      s.opts.EventRetention,
 		Duplicates:  2 * time.Minute,
 		Metadata:    schemaMeta(),
@@ -214,6 +212,7 @@ func (s *Service) provision(ctx context.Context) error {
 				return err
 			}
 		}
+		cfg.Replicas = engine.ReplicasFor(ctx, s.js, cfg.Name, s.opts.Replicas)
 		var st jetstream.Stream
 		err := engine.Provision(ctx, func() (err error) {
 			st, err = s.js.CreateOrUpdateStream(ctx, cfg)
@@ -244,7 +243,7 @@ func (s *Service) provision(ctx context.Context) error {
 			Description: "transcoder: jobs",
 			History:     1,
 			Storage:     jetstream.FileStorage,
-			Replicas:    s.opts.Replicas,
+			Replicas:    engine.ReplicasFor(ctx, s.js, "KV_"+jobsBucket, s.opts.Replicas),
 			Metadata:    schemaMeta(),
 		})
 		return err
@@ -261,7 +260,6 @@ func (s *Service) provision(ctx context.Context) error {
 			AckWait:       s.opts.AckWait,
 			MaxDeliver:    -1,
 			MaxAckPending: 10000,
-			Replicas:      s.opts.Replicas,
 			Metadata:      schemaMeta(),
 		})
 		return err
@@ -315,6 +313,10 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Job, error) {
 		return nil, fmt.Errorf("create job: %w", err)
 	}
 	s.index.apply(job.ID, rev, rec)
+	// The job is stored: what follows must happen even if the caller goes
+	// away now, or the job would wait for Reconcile.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	// Submitted is published before the job is queued, so that no worker's
 	// Progressing can come first.
 	s.publishState(ctx, job, rev)
@@ -427,6 +429,8 @@ func (s *Service) Cancel(ctx context.Context, id string) (*Job, error) {
 		return nil, err
 	}
 	if rec.Job.Status == StatusCanceled {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
 		s.publishState(ctx, rec.Job, rev)
 		// Take it out of the queue; a worker that gets it anyway sees it
 		// is Canceled and drops it.
@@ -583,10 +587,11 @@ func (s *Service) failLost(ctx context.Context, id, detail string) {
 		if Terminal(r.Job.Status) {
 			return errStale
 		}
+		d := detail
 		if r.LastError != "" {
-			detail += "; last error: " + r.LastError
+			d += "; last error: " + r.LastError
 		}
-		r.Job.finish(StatusError, truncate(detail, 255), time.Now())
+		r.Job.finish(StatusError, truncate(d, 255), time.Now())
 		return nil
 	})
 	if err == nil {

@@ -165,21 +165,11 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	seq := md.Sequence.Stream
 	log := w.log.With("job", id)
 
-	if pipe := pipelineOf(msg.Subject()); pipe != "" && w.opts.Limit != nil {
-		if n := w.opts.Limit(pipe); n > 0 && w.svc.index.running(pipe) >= n {
-			// The pipeline has as many jobs running as it may: ask again
-			// soon. The queue redelivers without bound, and the job's
-			// attempts count only its starts.
-			_ = msg.NakWithDelay(time.Second)
-			return
-		}
-	}
-
 	// Claim the job: from here on, updates of other deliveries are refused.
 	var l lease
-	var wasSubmitted, drop, hold, canceled, exhausted bool
+	var wasSubmitted, drop, hold, wait, canceled, exhausted bool
 	rec, rev, err := w.svc.update(ctx, id, func(r *record) error {
-		wasSubmitted, drop, hold, canceled, exhausted = false, false, false, false, false
+		wasSubmitted, drop, hold, wait, canceled, exhausted = false, false, false, false, false, false
 		switch {
 		case Terminal(r.Job.Status):
 			drop = true
@@ -187,11 +177,24 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		case r.Job.Status == StatusSubmitted && w.svc.paused.has(r.Job.PipelineID):
 			hold = true
 			return errStale
+		case r.Job.Status == StatusSubmitted && w.atLimit(r.Job.PipelineID):
+			// The pipeline has as many jobs running as it may: ask again
+			// soon. (A job already Progressing — a retry, or one whose
+			// worker died — is one of those and goes on.) The queue
+			// redelivers without bound; attempts count only starts.
+			wait = true
+			return errStale
 		case r.Job.Status == StatusProgressing && r.QueueSeq != 0 && r.QueueSeq != seq:
 			// Queued twice: if the message that owns the job is still in
 			// the queue, its worker is alive or it will be redelivered.
-			if _, err := w.svc.queue.GetMsg(ctx, r.QueueSeq); err == nil {
+			// Only a sure "not there" lets this delivery take over.
+			_, err := w.svc.queue.GetMsg(ctx, r.QueueSeq)
+			if err == nil {
 				drop = true
+				return errStale
+			}
+			if !errors.Is(err, jetstream.ErrMsgNotFound) {
+				wait = true
 				return errStale
 			}
 		}
@@ -226,8 +229,16 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 	log = log.With("attempt", l.attempt)
 	switch {
 	case errors.Is(err, ErrNotFound):
+		if md.NumDelivered < 5 {
+			// A cluster member may answer before it has the new record.
+			_ = msg.NakWithDelay(time.Second)
+			return
+		}
 		log.Warn("queued job has no record; dropped")
 		_ = msg.Term()
+		return
+	case wait:
+		_ = msg.NakWithDelay(time.Second)
 		return
 	case drop:
 		_ = msg.Ack()
@@ -248,8 +259,7 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	case canceled:
 		// Its worker died after the cancellation was asked for.
-		w.finishCanceled(ctx, id, l, log)
-		_ = msg.Ack()
+		w.ackCanceled(ctx, msg, id, l, log)
 		return
 	}
 	if wasSubmitted {
@@ -272,12 +282,17 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		log.Warn("job taken over by another attempt; stopped")
 		return // the new owner has the message
 	case errors.Is(cause, errReleased):
+		// A shutdown is not the job's failure: give the attempt back.
+		_, _, _ = w.svc.update(context.WithoutCancel(ctx), id, owned(l, func(r *record) error {
+			r.Attempt--
+			r.Worker = ""
+			return nil
+		}))
 		log.Info("job released to the queue")
 		_ = msg.Nak()
 		return
 	case errors.Is(cause, errCancelRequested):
-		w.finishCanceled(context.WithoutCancel(ctx), id, l, log)
-		_ = msg.Ack()
+		w.ackCanceled(context.WithoutCancel(ctx), msg, id, l, log)
 		return
 	}
 	fctx := context.WithoutCancel(ctx)
@@ -320,7 +335,9 @@ func (w *Worker) heartbeat(ctx context.Context, msg jetstream.Msg) {
 // another attempt takes it over.
 func (w *Worker) watchRecord(ctx context.Context, stop context.CancelCauseFunc, id string, l lease) {
 	for ctx.Err() == nil {
-		kw, err := w.svc.kv.Watch(ctx, id, jetstream.UpdatesOnly())
+		// Not UpdatesOnly: the first value is the record as it is now, so
+		// a cancellation that came between the claim and this watch counts.
+		kw, err := w.svc.kv.Watch(ctx, id)
 		if err != nil {
 			sleep(ctx, time.Second)
 			continue
@@ -398,7 +415,9 @@ func (w *Worker) run(ctx context.Context, rec *record, l lease, log *slog.Logger
 			OnPublished: func(files []string) {
 				mu.Lock()
 				defer mu.Unlock()
-				_, _, err := w.svc.update(ctx, id, owned(l, func(r *record) error {
+				// Recorded even when the job is being stopped: what was
+				// published must be known to be removed.
+				_, _, err := w.svc.update(context.WithoutCancel(ctx), id, owned(l, func(r *record) error {
 					for _, f := range files {
 						if !containsString(r.Delivered, f) {
 							r.Delivered = append(r.Delivered, f)
@@ -423,20 +442,6 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// pipelineOf reads the pipeline from a queue subject,
-// transcoder.queue.PIPELINE.JOB; "" for jobs of no pipeline.
-func pipelineOf(subject string) string {
-	rest, ok := strings.CutPrefix(subject, queuePrefix)
-	if !ok {
-		return ""
-	}
-	p, _, _ := strings.Cut(rest, ".")
-	if p == "_" {
-		return ""
-	}
-	return p
 }
 
 // lease names the delivery of a queue message that owns a job.
@@ -550,11 +555,10 @@ func merge(dst, src *Job) {
 
 // finishCanceled removes what a canceled job had delivered and marks it
 // Canceled.
-func (w *Worker) finishCanceled(ctx context.Context, id string, l lease, log *slog.Logger) {
+func (w *Worker) finishCanceled(ctx context.Context, id string, l lease, log *slog.Logger) error {
 	rec, _, err := w.svc.load(ctx, id)
 	if err != nil {
-		log.Warn("canceled job not recorded", "err", err)
-		return
+		return err
 	}
 	if len(rec.Delivered) > 0 {
 		// Thumbnails may have gone to a location of their own; removing
@@ -577,11 +581,31 @@ func (w *Worker) finishCanceled(ctx context.Context, id string, l lease, log *sl
 		return nil
 	}))
 	if err != nil {
-		log.Warn("canceled job not recorded", "err", err)
-		return
+		return err
 	}
 	log.Info("job canceled")
 	w.svc.publishState(ctx, rec.Job, rev)
+	return nil
+}
+
+// ackCanceled finishes a canceled job and takes it off the queue; if the
+// record cannot be written, the job stays queued to be finished later.
+func (w *Worker) ackCanceled(ctx context.Context, msg jetstream.Msg, id string, l lease, log *slog.Logger) {
+	if err := w.finishCanceled(ctx, id, l, log); err != nil && !errors.Is(err, errLostLease) {
+		log.Warn("canceled job not recorded; it stays queued", "err", err)
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	_ = msg.Ack()
+}
+
+// atLimit reports whether a pipeline runs as many jobs as it may.
+func (w *Worker) atLimit(pipelineID string) bool {
+	if w.opts.Limit == nil || pipelineID == "" {
+		return false
+	}
+	n := w.opts.Limit(pipelineID)
+	return n > 0 && w.svc.index.running(pipelineID) >= n
 }
 
 // remove deletes delivered files from the output location.

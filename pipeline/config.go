@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -162,6 +163,13 @@ func ExpandEnv(data []byte) ([]byte, error) {
 			line := bytes.Count(data[:m[0]], []byte("\n")) + 1
 			missing = append(missing, fmt.Sprintf("line %d: ${%s} is not set in the environment", line, name))
 		}
+		if wholeValue(data, m[0], m[1]) {
+			// Quoted, so that a value with " #", a leading * or & or a
+			// line break stays the value it is.
+			q, _ := json.Marshal(v)
+			out.Write(q)
+			continue
+		}
 		out.WriteString(v)
 	}
 	out.Write(data[last:])
@@ -169,6 +177,22 @@ func ExpandEnv(data []byte) ([]byte, error) {
 		return nil, errors.New(strings.Join(missing, "; "))
 	}
 	return out.Bytes(), nil
+}
+
+// wholeValue reports whether data[start:end] is a whole plain scalar: a
+// mapping value or sequence item with nothing else before the end of the
+// line, a comment, or the end of a flow collection.
+func wholeValue(data []byte, start, end int) bool {
+	before := bytes.TrimRight(data[bytes.LastIndexByte(data[:start], '\n')+1:start], " \t")
+	after := data[end:]
+	if i := bytes.IndexByte(after, '\n'); i >= 0 {
+		after = after[:i]
+	}
+	after = bytes.TrimLeft(after, " \t")
+	okBefore := bytes.HasSuffix(before, []byte(":")) || bytes.HasSuffix(before, []byte("-")) ||
+		bytes.HasSuffix(before, []byte("[")) || bytes.HasSuffix(before, []byte(","))
+	okAfter := len(after) == 0 || after[0] == '#' || after[0] == ',' || after[0] == '}' || after[0] == ']'
+	return okBefore && okAfter
 }
 
 // inComment reports whether offset at of a YAML text is inside a comment:
@@ -204,8 +228,10 @@ func LoadConfig(file string) (*Config, error) {
 }
 
 // ParseConfig is LoadConfig for data already read; file names it in
-// errors and anchors relative paths.
-func ParseConfig(file string, data []byte) (*Config, error) {
+// errors and anchors relative paths. extraPresets are preset files or
+// directories loaded beside the file's (the --presets flag), before the
+// pipelines are checked.
+func ParseConfig(file string, data []byte, extraPresets ...string) (*Config, error) {
 	data, err := ExpandEnv(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
@@ -217,7 +243,7 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	var root yaml.Node
 	_ = yaml.Unmarshal(data, &root)
 	c := checker{file: file, root: &root}
-	cfg.check(&c)
+	cfg.check(&c, extraPresets)
 	if len(c.errs) > 0 {
 		return nil, errors.Join(c.errs...)
 	}
@@ -378,7 +404,7 @@ func (cfg *Config) location(s string) string {
 	return "file://" + abs
 }
 
-func (cfg *Config) check(c *checker) {
+func (cfg *Config) check(c *checker, extraPresets []string) {
 	if cfg.DataDir == "" {
 		cfg.DataDir = "transcoder-data"
 	}
@@ -452,7 +478,7 @@ func (cfg *Config) check(c *checker) {
 	for i, p := range cfg.Presets {
 		paths[i] = cfg.rel(p)
 	}
-	if err := cfg.Registry.Load(paths...); err != nil {
+	if err := cfg.Registry.Load(append(paths, extraPresets...)...); err != nil {
 		c.errs = append(c.errs, fmt.Errorf("%s: presets: %w", cfg.File, err))
 	}
 

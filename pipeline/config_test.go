@@ -110,3 +110,30 @@ func TestParseConfigDefaults(t *testing.T) {
 		}
 	}
 }
+
+// TestExpandEnvQuotes: a secret with YAML's special characters stays the
+// value it is.
+func TestExpandEnvQuotes(t *testing.T) {
+	for _, v := range []string{"a #b", "*star", "&amp", "two\nlines", `q"uote`, "plain"} {
+		t.Setenv("TC_VALUE", v)
+		cfg, err := pipeline.ParseConfig("t.yaml", []byte(`api:
+  credentials:
+    - access_key: a
+      secret_key: ${TC_VALUE}   # a comment
+    - {access_key: b, secret_key: ${TC_VALUE}}
+`))
+		if err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		for _, c := range cfg.API.Credentials {
+			if c.SecretKey != v {
+				t.Errorf("%q read as %q", v, c.SecretKey)
+			}
+		}
+	}
+	t.Setenv("TC_HOST", "minio.local")
+	cfg, err := pipeline.ParseConfig("t.yaml", []byte("stores:\n  m: {endpoint: http://${TC_HOST}:9000}\n"))
+	if err != nil || cfg.Stores["m"].Endpoint != "http://minio.local:9000" {
+		t.Errorf("inside a value: %v %+v", err, cfg)
+	}
+}

@@ -156,6 +156,9 @@ func Run(ctx context.Context, cfg *Config, opts DaemonOptions) error {
 	defer wg.Wait()
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
+	// A part that cannot run at all stops the daemon with its error,
+	// rather than leave it up and doing nothing.
+	fatal := make(chan error, 1)
 
 	if opts.Roles.Watch {
 		if err := d.startWatchers(runCtx, &wg); err != nil {
@@ -193,7 +196,10 @@ func Run(ctx context.Context, cfg *Config, opts DaemonOptions) error {
 		})
 		wg.Go(func() {
 			if err := w.Run(runCtx); err != nil {
-				log.Error("worker stopped", "err", err)
+				select {
+				case fatal <- err:
+				default:
+				}
 			}
 		})
 		log.Info("worker started", "concurrency", cfg.Workers.Concurrency, "work_dir", cfg.Workers.WorkDir)
@@ -202,14 +208,19 @@ func Run(ctx context.Context, cfg *Config, opts DaemonOptions) error {
 	if opts.Ready != nil {
 		opts.Ready(d)
 	}
-	<-ctx.Done()
-	log.Info("stopping: no new jobs; running jobs have the grace period to finish",
-		"grace_period", cfg.Workers.GracePeriod)
+	var failed error
+	select {
+	case <-ctx.Done():
+		log.Info("stopping: no new jobs; running jobs have the grace period to finish",
+			"grace_period", cfg.Workers.GracePeriod)
+	case failed = <-fatal:
+		log.Error("stopping", "err", failed)
+	}
 	d.ready.Store(false)
 	stop()
 	wg.Wait()
 	log.Info("stopped")
-	return nil
+	return failed
 }
 
 // startWatchers applies each pipeline's status and starts its watcher,

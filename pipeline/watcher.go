@@ -37,7 +37,7 @@ func OpenSeen(ctx context.Context, js jetstream.JetStream, replicas int) (*Seen,
 	err := engine.Provision(ctx, func() (err error) {
 		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket: objectsBucket, Description: "transcoder: the job of each input object version",
-			History: 1, Storage: jetstream.FileStorage, Replicas: max(replicas, 1),
+			History: 1, Storage: jetstream.FileStorage, Replicas: engine.ReplicasFor(ctx, js, "KV_"+objectsBucket, replicas),
 			Metadata: map[string]string{"transcoder_schema": "1"},
 		})
 		return err

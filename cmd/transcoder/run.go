@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -91,18 +92,15 @@ func runDaemon(cmd *cobra.Command, g *globalOptions, o *runOptions) error {
 		}
 		return fmt.Errorf("config: %w", err)
 	}
-	cfg, err := pipeline.ParseConfig(path, data)
+	cfg, err := pipeline.ParseConfig(path, data, g.presetPaths...)
 	if err != nil {
 		return &exitError{code: 1, msg: err.Error()}
 	}
-	if len(g.presetPaths) > 0 {
-		if err := cfg.Registry.Load(g.presetPaths...); err != nil {
-			return fmt.Errorf("user presets:\n%w", err)
-		}
-	}
 	if o.dataDir != "" {
+		if cfg.Workers.WorkDir == filepath.Join(cfg.DataDir, "work") { // not set in the file
+			cfg.Workers.WorkDir = filepath.Join(o.dataDir, "work")
+		}
 		cfg.DataDir = o.dataDir
-		cfg.Workers.WorkDir = o.dataDir + "/work"
 	}
 	if o.nats != "" {
 		cfg.NATS.URL = o.nats

@@ -56,7 +56,8 @@ var (
 
 // Options configure a Catalog.
 type Options struct {
-	// Replicas of each bucket (a cluster's choice); 0 means 1.
+	// Replicas of each bucket (a cluster's choice); 0 keeps what they have
+	// (1 for new ones).
 	Replicas int
 	// Presets holds the system presets and those of the configuration's
 	// preset files; they are read-only through the catalog. Nil means
@@ -174,7 +175,7 @@ func provision(ctx context.Context, js jetstream.JetStream, bucket, desc string,
 	err := engine.Provision(ctx, func() (err error) {
 		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket: bucket, Description: desc, History: 1, Storage: jetstream.FileStorage,
-			Replicas: max(replicas, 1), Metadata: schemaMeta(),
+			Replicas: engine.ReplicasFor(ctx, js, "KV_"+bucket, replicas), Metadata: schemaMeta(),
 		})
 		return err
 	})

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -39,7 +40,9 @@ type Config struct {
 	// Cluster, when set, makes the embedded server a member of a cluster.
 	Cluster *ClusterConfig
 	// Replicas is how many copies of each stream and bucket a cluster
-	// keeps; 0 means 1 (one server) or 3 (a cluster of three or more).
+	// keeps. 0 keeps what the streams have (1 for new ones), or 3 for an
+	// embedded cluster of three or more: a process that joins a cluster
+	// must not shrink what its members chose.
 	Replicas int
 	// Options are extra client options (credentials, TLS) for URL.
 	Options []nats.Option
@@ -67,7 +70,7 @@ type Engine struct {
 // Start starts the embedded server (or connects to cfg.URL) and waits
 // until JetStream answers.
 func Start(ctx context.Context, cfg Config) (*Engine, error) {
-	e := &Engine{Replicas: max(cfg.Replicas, 1)}
+	e := &Engine{Replicas: cfg.Replicas}
 	opts := append([]nats.Option{
 		nats.Name("transcoder"),
 		nats.MaxReconnects(-1),
@@ -245,14 +248,21 @@ func (e *Engine) Close() error {
 	return err
 }
 
-// redact hides credentials in a NATS URL list before it is logged.
+// redact hides credentials in a NATS URL list (nats://a:4222,nats://b:4222)
+// before it is logged; a part it cannot read is not shown at all.
 func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
+	parts := strings.Split(raw, ",")
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		switch {
+		case err != nil:
+			parts[i] = "(unreadable URL)"
+		case u.User != nil:
+			u.User = url.User("REDACTED")
+			parts[i] = u.String()
+		}
 	}
-	u.User = url.User("REDACTED")
-	return u.String()
+	return strings.Join(parts, ",")
 }
 
 // logger adapts the embedded server's log to slog.
@@ -334,4 +344,17 @@ func Follow(ctx context.Context, kv jetstream.KeyValue, log *slog.Logger, ready 
 		_ = w.Stop()
 	}
 	signal(ctx.Err())
+}
+
+// ReplicasFor returns the replica count to give a stream (a KV bucket's
+// stream is KV_bucket) when creating or updating it: want when it is set,
+// else what the stream has now, else 1.
+func ReplicasFor(ctx context.Context, js jetstream.JetStream, stream string, want int) int {
+	if want > 0 {
+		return want
+	}
+	if st, err := js.Stream(ctx, stream); err == nil {
+		return max(st.CachedInfo().Config.Replicas, 1)
+	}
+	return 1
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/transcoder/transcoder/internal/engine"
 	"github.com/transcoder/transcoder/jobs"
 )
 
@@ -70,7 +71,8 @@ type Options struct {
 	// Backoff is the delay before retry n (the last one repeats); nil
 	// means DefaultBackoff.
 	Backoff []time.Duration
-	// Replicas of the delivery stream (a cluster's choice); 0 means 1.
+	// Replicas of the delivery stream (a cluster's choice); 0 keeps what it
+	// has (1 for a new one).
 	// The consumers have as many as their streams, so that they fit the
 	// events stream however the job engine was configured.
 	Replicas int
@@ -123,7 +125,6 @@ func New(js jetstream.JetStream, targets func(pipelineID string) (Targets, bool)
 		}
 	}
 	opts.Backoff = append([]time.Duration(nil), opts.Backoff...)
-	opts.Replicas = max(opts.Replicas, 1)
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 8
 	}
@@ -211,7 +212,7 @@ func (n *Notifier) provision(ctx context.Context) (events, deliveries func(conte
 		Subjects:    []string{notifyPrefix + ">"},
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
-		Replicas:    n.opts.Replicas,
+		Replicas:    engine.ReplicasFor(ctx, n.js, notifyStream, n.opts.Replicas),
 		Duplicates:  dedupeWindow,
 		Metadata:    schemaMeta(),
 	})
