@@ -275,6 +275,45 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Job, error) {
 	if err := req.validate(s.opts.Presets); err != nil {
 		return nil, err
 	}
+	job, rev, err := s.store(ctx, req, nil)
+	if err != nil {
+		return nil, err
+	}
+	// The job is stored: what follows must happen even if the caller goes
+	// away now, or the job would wait for Reconcile.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	// Submitted is published before the job is queued, so that no worker's
+	// Progressing can come first.
+	s.publishState(ctx, job, rev)
+	if s.paused.has(job.PipelineID) {
+		return job.clone(), nil // Resume queues it
+	}
+	if err := s.enqueue(ctx, job, job.ID); err != nil {
+		// The job is stored; Reconcile queues it later.
+		return nil, fmt.Errorf("create job %s: queue: %w", job.ID, err)
+	}
+	return job.clone(), nil
+}
+
+// CreateFailed stores a job whose request was refused as Error, with the
+// reason in each output's StatusDetail, and queues nothing. A watcher has
+// no caller to tell that an object cannot be transcoded (a name that
+// makes an invalid key, say): a failed job is seen in listings and
+// notifications, where a log line would be missed.
+func (s *Service) CreateFailed(ctx context.Context, req CreateRequest, cause error) (*Job, error) {
+	job, rev, err := s.store(ctx, req, cause)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	s.publishState(ctx, job, rev)
+	return job.clone(), nil
+}
+
+// store writes a new job's record: Submitted, or Error with cause.
+func (s *Service) store(ctx context.Context, req CreateRequest, cause error) (*Job, uint64, error) {
 	now := time.Now()
 	id := req.ID
 	if id == "" {
@@ -298,36 +337,25 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*Job, error) {
 	for _, p := range job.Playlists {
 		p.Status = StatusSubmitted
 	}
+	if cause != nil {
+		job.finish(StatusError, truncate(StatusDetail(cause), 255), now)
+	}
 	rec := &record{Schema: SchemaVersion, Job: job, Request: storedRequest{
 		Input: req.Input, Output: req.Output, Thumbnails: req.Thumbnails, Outputs: req.Outputs, Overwrite: req.Overwrite,
 	}}
 	data, err := json.Marshal(rec)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	rev, err := s.kv.Create(ctx, job.ID, data)
 	if errors.Is(err, jetstream.ErrKeyExists) {
-		return nil, fmt.Errorf("%w: %s", ErrExists, job.ID)
+		return nil, 0, fmt.Errorf("%w: %s", ErrExists, job.ID)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("create job: %w", err)
+		return nil, 0, fmt.Errorf("create job: %w", err)
 	}
 	s.index.apply(job.ID, rev, rec)
-	// The job is stored: what follows must happen even if the caller goes
-	// away now, or the job would wait for Reconcile.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	// Submitted is published before the job is queued, so that no worker's
-	// Progressing can come first.
-	s.publishState(ctx, job, rev)
-	if s.paused.has(job.PipelineID) {
-		return job.clone(), nil // Resume queues it
-	}
-	if err := s.enqueue(ctx, job, job.ID); err != nil {
-		// The job is stored; Reconcile queues it later.
-		return nil, fmt.Errorf("create job %s: queue: %w", job.ID, err)
-	}
-	return job.clone(), nil
+	return job, rev, nil
 }
 
 // queueSubject is a job's subject in the queue: one per job, so that

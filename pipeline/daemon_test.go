@@ -491,3 +491,40 @@ pipelines:
 		t.Error("a changed file did not pause")
 	}
 }
+
+// TestDaemonRefusedObject: an object whose name makes a key that is not
+// allowed gets a job in Error that says why (and an ERROR notification),
+// once, rather than a log line.
+func TestDaemonRefusedObject(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "in"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(testmedia.Path(t, testmedia.Tiny), filepath.Join(dir, "in", "100%.mp4")); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pipeline.ParseConfig(filepath.Join(dir, "transcoder.yaml"), []byte(`data_dir: ./data
+listen: off
+pipelines:
+  - name: p
+    input: ./in/
+    output: ./out/
+    outputs: [{preset: generic-320x240, key: "{{.Base}}.mp4"}]
+    events: {source: poll, poll_interval: 200ms, settle: 100ms, reconcile_interval: 300ms}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dm := startDaemon(t, cfg)
+	got := waitJobs(t, dm.d.Jobs, cfg.Pipelines[0].ID, 1, time.Minute)
+	time.Sleep(time.Second) // more polls and reconciles: still one job
+	page, _ := dm.d.Jobs.List(context.Background(), jobs.ListRequest{PipelineID: cfg.Pipelines[0].ID})
+	if len(page.Jobs) != 1 {
+		t.Fatalf("%d jobs for one object", len(page.Jobs))
+	}
+	j := got[0]
+	if j.Status != jobs.StatusError || !strings.HasPrefix(j.Outputs[0].StatusDetail, "4000 ") ||
+		!strings.Contains(j.Outputs[0].StatusDetail, "%") {
+		t.Errorf("job %s %q", j.Status, j.Outputs[0].StatusDetail)
+	}
+}

@@ -234,6 +234,13 @@ func (w *Watcher) found(ctx context.Context, o watch.Object) {
 		return
 	}
 	job, err := w.jobs.Create(ctx, req)
+	if errors.Is(err, jobs.ErrBadRequest) {
+		// This object cannot be transcoded as the pipeline says (its name
+		// makes a key that is not allowed, say): a job in Error says so
+		// where users look, and notifications tell them.
+		log.Error("object refused", "err", err)
+		job, err = w.jobs.CreateFailed(ctx, req, err)
+	}
 	switch {
 	case errors.Is(err, jobs.ErrExists):
 		return
