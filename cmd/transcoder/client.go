@@ -484,6 +484,19 @@ func (c *apiClient) follow(ctx context.Context, id string, o followOptions) (*ty
 	}
 	report(job)
 	events := true
+	// A daemon that restarts while we wait is waited for, up to a minute
+	// of not answering; the job goes on without it or is released to
+	// another worker.
+	var downSince time.Time
+	down := func(err error) error {
+		if downSince.IsZero() {
+			downSince = time.Now()
+		}
+		if time.Since(downSince) > time.Minute {
+			return err
+		}
+		return nil
+	}
 	for !jobs.Terminal(aws.ToString(job.Status)) {
 		if events {
 			last, err := c.streamEvents(ctx, id, report, o.onProgress)
@@ -495,7 +508,9 @@ func (c *apiClient) follow(ctx context.Context, id string, o followOptions) (*ty
 			case errors.Is(err, errNoEvents):
 				events = false
 			case err != nil && unreachable(err):
-				return job, err
+				if err := down(err); err != nil {
+					return job, err
+				}
 			}
 		}
 		select {
@@ -504,9 +519,16 @@ func (c *apiClient) follow(ctx context.Context, id string, o followOptions) (*ty
 		case <-time.After(o.poll):
 		}
 		next, err := c.readJob(ctx, id)
+		if err != nil && unreachable(err) {
+			if err := down(err); err != nil {
+				return job, err
+			}
+			continue
+		}
 		if err != nil {
 			return job, err
 		}
+		downSince = time.Time{}
 		job = next
 		report(job)
 	}

@@ -13,7 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,7 +51,30 @@ type apiServer struct {
 	// noEvents takes the live events endpoint away, as on a server that
 	// has none.
 	noEvents atomic.Bool
+	handler  http.Handler
+	addr     string
+	srv      *http.Server
 }
+
+// serve starts listening on s.addr (a free port the first time).
+func (s *apiServer) serve(t *testing.T) {
+	t.Helper()
+	addr := s.addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.addr = ln.Addr().String()
+	s.URL = "http://" + s.addr
+	s.srv = &http.Server{Handler: s.handler}
+	go func() { _ = s.srv.Serve(ln) }()
+}
+
+// stop closes the listener and every connection: a daemon restarting.
+func (s *apiServer) stop() { _ = s.srv.Close() }
 
 // startAPIServer starts the whole server in process; MinIO holds the
 // buckets "inbox" and "outbox" of the default store.
@@ -114,15 +137,15 @@ func startAPIServer(t *testing.T) *apiServer {
 	}
 	s := &apiServer{stores: stores}
 	h := a.Wrap(api.New(api.Options{Jobs: svc, Catalog: cat, Stores: stores, Logger: log}))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.noEvents.Load() && strings.HasSuffix(r.URL.Path, "/events") {
 			api.WriteError(w, http.StatusNotFound, "UnknownOperationException", "no operation at "+r.URL.Path)
 			return
 		}
 		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	s.URL = srv.URL
+	})
+	s.serve(t)
+	t.Cleanup(s.stop)
 	return s
 }
 
@@ -469,6 +492,41 @@ func TestWatchProgress(t *testing.T) {
 	out, stderr, err = run(t, append([]string{"jobs", "show", id, "--watch", "-o", "json"}, srv...)...)
 	if err != nil || decodeJSON[jobJSON](t, out).Status != "Complete" {
 		t.Errorf("jobs show --watch by polling: %v\n%s%s", errText(err), out, stderr)
+	}
+
+	// The daemon restarts while `jobs wait` waits: the wait goes on. (The
+	// job is held by a paused pipeline, then resumed while the server is
+	// down.)
+	s.noEvents.Store(false)
+	out, stderr, err = run(t, append([]string{"pipelines", "pause", "p"}, srv...)...)
+	if err != nil {
+		t.Fatalf("%v\n%s", errText(err), stderr)
+	}
+	out, stderr, err = run(t, append([]string{"jobs", "create", "--pipeline", "p", "--input", "tiny.mp4", "-p", "audio-mp3-128k",
+		"--key", "{{.Base}}-restart{{.Ext}}", "-o", "json"}, srv...)...)
+	if err != nil {
+		t.Fatalf("%v\n%s", errText(err), stderr)
+	}
+	id = decodeJSON[jobJSON](t, out).Id
+	waited := make(chan error, 1)
+	go func() {
+		_, _, err := run(t, append([]string{"jobs", "wait", id, "--timeout", "90s"}, srv...)...)
+		waited <- err
+	}()
+	time.Sleep(500 * time.Millisecond)
+	s.stop()
+	time.Sleep(3 * time.Second)
+	s.serve(t)
+	if _, stderr, err := run(t, append([]string{"pipelines", "resume", "p"}, srv...)...); err != nil {
+		t.Fatalf("%v\n%s", errText(err), stderr)
+	}
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Errorf("jobs wait across a restart: %v", errText(err))
+		}
+	case <-time.After(90 * time.Second):
+		t.Error("jobs wait did not end")
 	}
 }
 
