@@ -738,10 +738,12 @@ unless it is Complete.`,
 func newJobsCancelCmd(co *clientOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "cancel ID...",
-		Short: "Cancel jobs that have not started (Submitted)",
-		Long: `Cancel jobs (CancelJob). As in Elastic Transcoder, only a job still in
-Submitted can be canceled (a paused pipeline's jobs, or those waiting for a
-worker); another is refused with ResourceInUseException.`,
+		Short: "Cancel jobs",
+		Long: `Cancel jobs (CancelJob). A Submitted job (a paused pipeline's, or one waiting
+for a worker) is Canceled at once. A Progressing one, which Elastic Transcoder
+could not cancel, is stopped by its worker, which removes what it had written
+and marks it Canceled moments later ('jobs wait' tells when). A finished job
+is refused with ResourceInUseException.`,
 		Example: `  transcoder jobs cancel 1700000000000-abcdef`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -754,7 +756,7 @@ worker); another is refused with ResourceInUseException.`,
 				if _, err := c.et.CancelJob(ctx, &elastictranscoder.CancelJobInput{Id: aws.String(id)}); err != nil {
 					return c.fail(err)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "job %s: Canceled\n", id)
+				fmt.Fprintf(cmd.OutOrStdout(), "job %s: cancel requested\n", id)
 			}
 			return nil
 		},

@@ -320,7 +320,7 @@ func TestClientAgainstServer(t *testing.T) {
 	if held.Status != "Submitted" {
 		t.Errorf("job in a paused pipeline: %s", held.Status)
 	}
-	if out := must("jobs", "cancel", held.Id); strings.TrimSpace(out) != "job "+held.Id+": Canceled" {
+	if out := must("jobs", "cancel", held.Id); strings.TrimSpace(out) != "job "+held.Id+": cancel requested" {
 		t.Errorf("cancel: %q", out)
 	}
 	out, _, err = cli("jobs", "wait", held.Id, job.Id)
