@@ -367,7 +367,13 @@ func (d *Daemon) listen() (*http.Server, error) {
 		return nil, fmt.Errorf("listen %s: %w", d.cfg.Listen, err)
 	}
 	d.addr = ln.Addr().String()
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Streams of live events end when the daemon stops, not when
+	// Shutdown gives up on them; slow or idle clients cannot hold
+	// connections for ever.
+	base, closeStreams := context.WithCancel(context.Background())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		IdleTimeout: 2 * time.Minute, BaseContext: func(net.Listener) context.Context { return base }}
+	srv.RegisterOnShutdown(closeStreams)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.log.Error("HTTP listener stopped", "err", err)

@@ -752,11 +752,24 @@ is refused with ResourceInUseException.`,
 			if err != nil {
 				return err
 			}
+			// Every job is tried; one that cannot be canceled does not
+			// keep the others running.
+			failed := 0
 			for _, id := range args {
 				if _, err := c.et.CancelJob(ctx, &elastictranscoder.CancelJobInput{Id: aws.String(id)}); err != nil {
-					return c.fail(err)
+					failed++
+					msg := err.Error()
+					var ex *exitError
+					if errors.As(c.fail(err), &ex) {
+						msg = ex.msg
+					}
+					fmt.Fprintf(cmd.ErrOrStderr(), "job %s: %s\n", id, msg)
+					continue
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "job %s: cancel requested\n", id)
+			}
+			if failed > 0 {
+				return &exitError{code: 1, msg: fmt.Sprintf("%d of %d %s not canceled", failed, len(args), plural(len(args), "job", "jobs"))}
 			}
 			return nil
 		},

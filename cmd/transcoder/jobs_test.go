@@ -327,9 +327,12 @@ func TestClientAgainstServer(t *testing.T) {
 	if exitCode(err) != 1 || !strings.Contains(out, "Canceled") || !strings.Contains(errText(err), "1 of 2 jobs not Complete") {
 		t.Errorf("wait for a canceled job: %v\n%s", err, out)
 	}
-	_, _, err = cli("jobs", "cancel", job.Id)
-	if exitCode(err) != 1 || !strings.HasPrefix(errText(err), "transcoder: ResourceInUseException: ") {
-		t.Errorf("cancel of a finished job: %v", errText(err))
+	// A finished job among others: each is tried, each failure said.
+	_, stderr, err = cli("jobs", "cancel", job.Id, "1700000000000-nojob0")
+	if exitCode(err) != 1 || !strings.Contains(errText(err), "2 of 2 jobs not canceled") ||
+		!strings.Contains(stderr, "job "+job.Id+": transcoder: ResourceInUseException: ") ||
+		!strings.Contains(stderr, "job 1700000000000-nojob0: transcoder: ResourceNotFoundException: ") {
+		t.Errorf("cancel of a finished and an unknown job: %v\n%s", errText(err), stderr)
 	}
 	if out := must("pipelines", "resume", "cli-test"); !strings.Contains(out, "Active") {
 		t.Errorf("resume: %q", out)

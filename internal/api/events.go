@@ -42,8 +42,11 @@ func (s *server) jobEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	rc := http.NewResponseController(w)
-	// Long encodes outlive a server's write timeout.
+	// Long encodes outlive a server's read and write timeouts (the read
+	// deadline would end the stream: the server watches the connection
+	// for the client going away).
 	_ = rc.SetWriteDeadline(time.Time{})
+	_ = rc.SetReadDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")

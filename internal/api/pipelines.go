@@ -252,11 +252,13 @@ func (s *server) location(field, name string) (string, error) {
 	if store == storage.DefaultStore {
 		store = storage.StoreS3
 	}
-	if store == storage.StoreFile {
-		return "", validation("%s %q: local directories cannot be named through the API; configure a pipeline in transcoder.yaml for them", field, name)
-	}
 	raw := store + "://" + bucket + "/"
 	loc, err := storage.ParseURL(raw)
+	if err == nil && loc.Store == storage.StoreFile {
+		// Checked on the parsed location: scheme names are case-blind
+		// ("File/localhost" would be the root directory).
+		return "", validation("%s %q: local directories cannot be named through the API; configure a pipeline in transcoder.yaml for them", field, name)
+	}
 	if err == nil {
 		_, err = s.opts.Stores.Open(loc) // checks that the store exists; makes no request
 	}

@@ -253,6 +253,11 @@ func TestSDK(t *testing.T) {
 	}{
 		{"bad role", et.CreatePipelineInput{Name: aws.String("x"), InputBucket: aws.String("inbox"), OutputBucket: aws.String("outbox"),
 			Role: aws.String("admin")}, "Value 'admin' at 'role' failed to satisfy constraint"},
+		{"local directory", et.CreatePipelineInput{Name: aws.String("x"), InputBucket: aws.String("File/localhost"), OutputBucket: aws.String("outbox"),
+			Role: aws.String(role)}, `local directories cannot be named through the API`},
+		{"local thumbnails", et.CreatePipelineInput{Name: aws.String("x"), InputBucket: aws.String("inbox"), Role: aws.String(role),
+			ContentConfig:   &types.PipelineOutputConfig{Bucket: aws.String("outbox")},
+			ThumbnailConfig: &types.PipelineOutputConfig{Bucket: aws.String("FILE/localhost")}}, `local directories cannot be named through the API`},
 		{"unknown store", et.CreatePipelineInput{Name: aws.String("x"), InputBucket: aws.String("nosuch/inbox"), OutputBucket: aws.String("outbox"),
 			Role: aws.String(role)}, `no store named "nosuch"`},
 		{"bad topic", et.CreatePipelineInput{Name: aws.String("x"), InputBucket: aws.String("inbox"), OutputBucket: aws.String("outbox"),

@@ -306,10 +306,34 @@ func (c *Catalog) GetPipeline(id string) (*Pipeline, error) {
 	if p, ok := c.config[id]; ok {
 		return p.Clone(), nil
 	}
-	if p, _, ok := c.pipelines.get(id); ok {
+	if p, ok := fetch(c.pipelinesKV, c.pipelines, id); ok {
 		return p.Clone(), nil
 	}
 	return nil, fmt.Errorf("pipeline %s: %w", id, ErrNotFound)
+}
+
+// fetch returns an item from the in-memory copy, or, when the copy does
+// not have it yet (made a moment ago on another machine), from the bucket
+// itself, which it then puts into the copy.
+func fetch[T any](kv jetstream.KeyValue, m *mirror[T], id string) (*T, bool) {
+	if v, _, ok := m.get(id); ok {
+		return v, true
+	}
+	if jobs.CheckID("id", id) != nil {
+		return nil, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+	defer cancel()
+	e, err := kv.Get(ctx, id)
+	if err != nil {
+		return nil, false
+	}
+	v, err := decode[T](e.Value())
+	if err != nil {
+		return nil, false
+	}
+	m.put(id, e.Revision(), v)
+	return v, true
 }
 
 // ListPipelines returns every pipeline, configuration and API alike, in
@@ -380,18 +404,25 @@ func (c *Catalog) DeletePipeline(ctx context.Context, id string) error {
 }
 
 func deleteKey[T any](ctx context.Context, kv jetstream.KeyValue, m *mirror[T], what, id string) error {
-	e, err := kv.Get(ctx, id)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("%s %s: %w", what, id, ErrNotFound)
+	for range 10 { // an update in between changes the revision: read again
+		e, err := kv.Get(ctx, id)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return fmt.Errorf("%s %s: %w", what, id, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("read %s %s: %w", what, id, err)
+		}
+		err = kv.Delete(ctx, id, jetstream.LastRevision(e.Revision()))
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("delete %s %s: %w", what, id, err)
+		}
+		m.remove(id, e.Revision())
+		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("read %s %s: %w", what, id, err)
-	}
-	if err := kv.Delete(ctx, id, jetstream.LastRevision(e.Revision())); err != nil {
-		return fmt.Errorf("delete %s %s: %w", what, id, err)
-	}
-	m.remove(id, e.Revision())
-	return nil
+	return fmt.Errorf("delete %s %s: too many concurrent updates", what, id)
 }
 
 // CreatePreset validates a custom preset, stores it under a new ID with
@@ -424,7 +455,7 @@ func (c *Catalog) GetPreset(id string) (*presets.Preset, error) {
 	if p, err := c.registry.Lookup(id); err == nil && strings.EqualFold(p.ID, id) {
 		return p, nil
 	}
-	if p, _, ok := c.presets.get(id); ok {
+	if p, ok := fetch(c.presetsKV, c.presets, id); ok {
 		return p.Clone(), nil
 	}
 	return nil, fmt.Errorf("preset %s: %w", id, ErrNotFound)
@@ -520,7 +551,7 @@ func (c *Catalog) Targets(pipelineID string, sns map[string]string, secret strin
 	if _, ok := c.config[pipelineID]; ok {
 		return notify.Targets{}, false
 	}
-	p, _, ok := c.pipelines.get(pipelineID)
+	p, ok := fetch(c.pipelinesKV, c.pipelines, pipelineID)
 	if !ok {
 		return notify.Targets{}, false
 	}
