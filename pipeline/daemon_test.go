@@ -361,23 +361,7 @@ stores:
 		fmt.Sprintf(scenarioPipelines, "minio://"+in, "minio://"+out,
 			"{source: webhook, webhook_token: "+token+", reconcile_interval: 1m}",
 			"minio://"+in, "minio://"+out, "{source: poll, poll_interval: 300ms}")
-	scenario{
-		config: cfg,
-		put: func(t *testing.T, key string, data []byte) {
-			_, err := client.PutObject(context.Background(), in, key, bytes.NewReader(data), int64(len(data)),
-				minio.PutObjectOptions{PartSize: 5 << 20})
-			if err != nil {
-				t.Fatal(err)
-			}
-		},
-		output: func(t *testing.T, key string) string {
-			f := filepath.Join(t.TempDir(), filepath.Base(key))
-			if err := client.FGetObject(context.Background(), out, key, f, minio.GetObjectOptions{}); err != nil {
-				t.Fatalf("output %s: %v", key, err)
-			}
-			return f
-		},
-	}.run(t)
+	minioScenario(t, client, in, out, cfg).run(t)
 }
 
 // TestDaemonMinIOListen runs the scenario against a real MinIO through its
@@ -396,7 +380,13 @@ stores:
   minio: {endpoint: %s, access_key: %s, secret_key: %s, region: us-east-1}
 `, srv.Endpoint, srv.AccessKey, srv.SecretKey) +
 		fmt.Sprintf(scenarioPipelines, "minio://"+in, "minio://"+out, events, "minio://"+in, "minio://"+out, events)
-	scenario{
+	minioScenario(t, client, in, out, cfg).run(t)
+}
+
+// minioScenario is the scenario on a MinIO input and output bucket; puts
+// take multipart uploads from 5 MB.
+func minioScenario(t *testing.T, client *minio.Client, in, out, cfg string) scenario {
+	return scenario{
 		config: cfg,
 		put: func(t *testing.T, key string, data []byte) {
 			_, err := client.PutObject(context.Background(), in, key, bytes.NewReader(data), int64(len(data)),
@@ -412,7 +402,7 @@ stores:
 			}
 			return f
 		},
-	}.run(t)
+	}
 }
 
 // TestDaemonDirectories runs the scenario with a file:// inbox and outbox,

@@ -10,8 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -27,11 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elastictranscoder/types"
 
 	"github.com/transcoder/transcoder/internal/api"
-	"github.com/transcoder/transcoder/internal/auth"
-	"github.com/transcoder/transcoder/internal/catalog"
-	"github.com/transcoder/transcoder/internal/engine"
+	"github.com/transcoder/transcoder/internal/apitest"
 	"github.com/transcoder/transcoder/internal/ffmpeg"
-	"github.com/transcoder/transcoder/internal/storage"
 	"github.com/transcoder/transcoder/internal/storage/miniotest"
 	"github.com/transcoder/transcoder/internal/testmedia"
 	"github.com/transcoder/transcoder/jobs"
@@ -46,8 +41,8 @@ const (
 
 // apiServer is a running transcoder API with its buckets.
 type apiServer struct {
-	URL    string
-	stores *storage.Stores
+	*apitest.Stack
+	URL string
 	// noEvents takes the live events endpoint away, as on a server that
 	// has none.
 	noEvents atomic.Bool
@@ -76,73 +71,19 @@ func (s *apiServer) serve(t *testing.T) {
 // stop closes the listener and every connection: a daemon restarting.
 func (s *apiServer) stop() { _ = s.srv.Close() }
 
-// startAPIServer starts the whole server in process; MinIO holds the
-// buckets "inbox" and "outbox" of the default store.
+// startAPIServer starts the whole server in process, behind SigV4; MinIO
+// holds the buckets "inbox" and "outbox" of the default store.
 func startAPIServer(t *testing.T) *apiServer {
 	t.Helper()
-	ctx := context.Background()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	m := miniotest.Start(t)
-	for _, b := range []string{"inbox", "outbox"} {
-		m.CreateBucket(t, b)
-	}
-	stores, err := storage.NewStores(map[string]storage.StoreConfig{
-		"default": {Endpoint: m.Endpoint, Region: "us-east-1", AccessKey: m.AccessKey, SecretKey: m.SecretKey},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.Start(ctx, engine.Config{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = eng.Close() })
-	cat, err := catalog.Open(ctx, eng.JS, catalog.Options{Presets: presets.NewRegistry(), Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cat.Close)
-	svc, err := jobs.Open(ctx, eng.JS, jobs.ServiceOptions{AckWait: 5 * time.Second, MaxDeliver: 2, Presets: cat, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
-
-	tools, err := ffmpeg.Locate("", "")
-	if err != nil {
-		t.Fatalf("these tests need ffmpeg and ffprobe: %v", err)
-	}
-	enc, err := tools.Capabilities(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wctx, cancel := context.WithCancel(ctx)
-	w := svc.NewWorker(jobs.WorkerOptions{Name: "cli-test", Concurrency: 2, WorkDir: t.TempDir(), Tools: tools,
-		Stores: stores, Presets: cat, Caps: jobs.Capabilities{Encoders: enc}, StallTimeout: 30 * time.Second})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := w.Run(wctx); err != nil {
-			t.Errorf("worker: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-
-	a, err := auth.New(auth.Options{Credentials: map[string]string{testAccessKey: testSecretKey}, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &apiServer{stores: stores}
-	h := a.Wrap(api.New(api.Options{Jobs: svc, Catalog: cat, Stores: stores, Logger: log}))
+	st := apitest.Start(t, apitest.Options{MinIO: true, Buckets: []string{"inbox", "outbox"}, Worker: true,
+		Credentials: map[string]string{testAccessKey: testSecretKey}})
+	s := &apiServer{Stack: st}
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.noEvents.Load() && strings.HasSuffix(r.URL.Path, "/events") {
 			api.WriteError(w, http.StatusNotFound, "UnknownOperationException", "no operation at "+r.URL.Path)
 			return
 		}
-		h.ServeHTTP(w, r)
+		st.Handler.ServeHTTP(w, r)
 	})
 	s.serve(t)
 	t.Cleanup(s.stop)
@@ -150,30 +91,10 @@ func startAPIServer(t *testing.T) *apiServer {
 }
 
 // put stores a local file in a bucket of the default store.
-func (s *apiServer) put(t *testing.T, bucket, key, file string) {
-	t.Helper()
-	b, err := s.stores.OpenURL("s3://" + bucket + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Put(context.Background(), key, bytes.NewReader(data), int64(len(data))); err != nil {
-		t.Fatal(err)
-	}
-}
+func (s *apiServer) put(t *testing.T, bucket, key, file string) { s.Put(t, bucket, key, file) }
 
-func (s *apiServer) exists(t *testing.T, bucket, key string) bool {
-	t.Helper()
-	b, err := s.stores.OpenURL("s3://" + bucket + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = b.Stat(context.Background(), key)
-	return err == nil
-}
+// exists reports whether an object is in a bucket of the default store.
+func (s *apiServer) exists(t *testing.T, bucket, key string) bool { return s.Exists(t, bucket, key) }
 
 // isolateAWS keeps the developer's own AWS settings out of a test.
 func isolateAWS(t *testing.T) {

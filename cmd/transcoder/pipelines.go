@@ -195,13 +195,9 @@ func newPipelinesShowCmd(co *clientOptions) *cobra.Command {
 				return err
 			}
 			ctx := cmdContext(cmd)
-			c, err := co.connect(ctx)
+			c, id, err := co.connectPipeline(ctx, args[0])
 			if err != nil {
 				return err
-			}
-			id, err := c.pipelineID(ctx, args[0])
-			if err != nil {
-				return c.fail(err)
 			}
 			out, err := c.et.ReadPipeline(ctx, &elastictranscoder.ReadPipelineInput{Id: aws.String(id)})
 			if err != nil {
@@ -291,6 +287,20 @@ func (o *pipelineCreateOptions) request() (*elastictranscoder.CreatePipelineInpu
 	return in, nil
 }
 
+// connectPipeline connects to the server and resolves a pipeline given
+// by ID or name, the first steps of every command about one pipeline.
+func (co *clientOptions) connectPipeline(ctx context.Context, ref string) (*apiClient, string, error) {
+	c, err := co.connect(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := c.pipelineID(ctx, ref)
+	if err != nil {
+		return nil, "", c.fail(err)
+	}
+	return c, id, nil
+}
+
 // newPipelineStatusCmd makes 'pause' and 'resume' (UpdatePipelineStatus).
 func newPipelineStatusCmd(co *clientOptions, use, status, short string) *cobra.Command {
 	return &cobra.Command{
@@ -300,13 +310,9 @@ func newPipelineStatusCmd(co *clientOptions, use, status, short string) *cobra.C
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmdContext(cmd)
-			c, err := co.connect(ctx)
+			c, id, err := co.connectPipeline(ctx, args[0])
 			if err != nil {
 				return err
-			}
-			id, err := c.pipelineID(ctx, args[0])
-			if err != nil {
-				return c.fail(err)
 			}
 			out, err := c.et.UpdatePipelineStatus(ctx, &elastictranscoder.UpdatePipelineStatusInput{Id: aws.String(id), Status: aws.String(status)})
 			if err != nil {
@@ -332,13 +338,9 @@ jobs in Submitted or Progressing is refused with ResourceInUseException.`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmdContext(cmd)
-			c, err := co.connect(ctx)
+			c, id, err := co.connectPipeline(ctx, args[0])
 			if err != nil {
 				return err
-			}
-			id, err := c.pipelineID(ctx, args[0])
-			if err != nil {
-				return c.fail(err)
 			}
 			if _, err := c.et.DeletePipeline(ctx, &elastictranscoder.DeletePipelineInput{Id: aws.String(id)}); err != nil {
 				return c.fail(err)
