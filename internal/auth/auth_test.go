@@ -5,7 +5,6 @@ package auth_test
 // Elastic Transcoder client of the AWS SDK for Go v2 (et_client_test.go).
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -25,6 +24,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/transcoder/transcoder/internal/auth"
+	"github.com/transcoder/transcoder/internal/logtest"
 )
 
 const (
@@ -40,26 +40,7 @@ const (
 var testNow = time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
 
 // logBuffer collects log lines for the test to read.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
+type logBuffer = logtest.Buffer
 
 // seen is what the wrapped handler received.
 type seen struct {
@@ -103,7 +84,7 @@ func server(t *testing.T, opts auth.Options) (*httptest.Server, *seen, *logBuffe
 	t.Helper()
 	logs := &logBuffer{}
 	if opts.Logger == nil {
-		opts.Logger = logs.logger()
+		opts.Logger = logs.Logger()
 	}
 	if opts.Credentials == nil && !opts.Disabled {
 		opts.Credentials = map[string]string{testKey: testSecret, otherKey: otherSec}
@@ -446,7 +427,7 @@ func TestRateLimit(t *testing.T) {
 // warns loudly.
 func TestDisabled(t *testing.T) {
 	logs := &logBuffer{}
-	srv, s, _ := server(t, auth.Options{Disabled: true, Logger: logs.logger()})
+	srv, s, _ := server(t, auth.Options{Disabled: true, Logger: logs.Logger()})
 	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "API authentication is OFF") {
 		t.Errorf("no loud warning:\n%s", logs.String())
 	}

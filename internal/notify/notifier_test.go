@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/transcoder/transcoder/internal/engine"
+	"github.com/transcoder/transcoder/internal/logtest"
 	"github.com/transcoder/transcoder/internal/notify"
 	"github.com/transcoder/transcoder/jobs"
 )
@@ -52,27 +53,8 @@ func startEngine(t testing.TB) jetstream.JetStream {
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// logBuffer collects a Notifier's log for the test to read.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
+// logBuffer collects log lines for the test to read.
+type logBuffer = logtest.Buffer
 
 // staticTargets serves one pipeline's targets.
 func staticTargets(pipelineID string, t notify.Targets) func(string) (notify.Targets, bool) {
@@ -467,7 +449,7 @@ func TestNotifierReceiverDown(t *testing.T) {
 	targets := staticTargets(testPipeline, notify.Targets{
 		Progressing: []string{"http://" + addr + "/p"}, Completed: []string{"http://" + addr + "/c"}, Secret: testSecret,
 	})
-	runNotifier(t, js, targets, notify.Options{Logger: logs.logger(), Backoff: []time.Duration{time.Second, 2 * time.Second, 5 * time.Second}})
+	runNotifier(t, js, targets, notify.Options{Logger: logs.Logger(), Backoff: []time.Duration{time.Second, 2 * time.Second, 5 * time.Second}})
 	start := time.Now()
 	const jobsN = 3
 	for i := range jobsN {
@@ -540,7 +522,7 @@ func TestNotifierGiveUp(t *testing.T) {
 	targets := staticTargets(testPipeline, notify.Targets{
 		Completed: []string{hook}, Secret: testSecret, GiveUpAfter: 2 * time.Second, Timeout: time.Second,
 	})
-	runNotifier(t, js, targets, notify.Options{Logger: logs.logger(), Backoff: []time.Duration{200 * time.Millisecond, 500 * time.Millisecond}})
+	runNotifier(t, js, targets, notify.Options{Logger: logs.Logger(), Backoff: []time.Duration{200 * time.Millisecond, 500 * time.Millisecond}})
 
 	job := newJob(1, jobs.StatusComplete)
 	publish(t, js, job, time.Now())
@@ -630,7 +612,7 @@ func TestNotifierTimeout(t *testing.T) {
 	targets := staticTargets(testPipeline, notify.Targets{
 		Completed: []string{srv.URL + "/c"}, Secret: testSecret, Timeout: timeout,
 	})
-	runNotifier(t, js, targets, notify.Options{Logger: logs.logger(), Backoff: []time.Duration{100 * time.Millisecond}})
+	runNotifier(t, js, targets, notify.Options{Logger: logs.Logger(), Backoff: []time.Duration{100 * time.Millisecond}})
 	job := newJob(1, jobs.StatusComplete)
 	publish(t, js, job, time.Now())
 
@@ -692,7 +674,7 @@ func TestNotifierTargetRemoved(t *testing.T) {
 		return tg, id == testPipeline
 	}
 	logs := &logBuffer{}
-	runNotifier(t, js, targets, notify.Options{Logger: logs.logger(), Backoff: []time.Duration{100 * time.Millisecond}})
+	runNotifier(t, js, targets, notify.Options{Logger: logs.Logger(), Backoff: []time.Duration{100 * time.Millisecond}})
 	publish(t, js, newJob(1, jobs.StatusComplete), time.Now())
 	deadline := time.Now().Add(5 * time.Second)
 	for len(rc.requests()) < 2 {
