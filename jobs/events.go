@@ -49,6 +49,10 @@ func eventSubject(pipelineID, jobID, kind string) string {
 // no-op. A failure is logged, not returned: the job's record, not its
 // events, is the truth.
 func (s *Service) publishState(ctx context.Context, j *Job, rev uint64) {
+	// The change is stored: its event must not be lost to a caller that
+	// gives up now.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	ev := Event{Kind: EventState, JobID: j.ID, PipelineID: j.PipelineID, Status: j.Status, Time: time.Now(), Job: j}
 	data, err := json.Marshal(ev)
 	if err == nil {

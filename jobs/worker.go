@@ -167,9 +167,14 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 
 	// Claim the job: from here on, updates of other deliveries are refused.
 	var l lease
-	var wasSubmitted, drop, hold, wait, canceled, exhausted bool
-	rec, rev, err := w.svc.update(ctx, id, func(r *record) error {
-		wasSubmitted, drop, hold, wait, canceled, exhausted = false, false, false, false, false, false
+	var drop, hold, wait, canceled, exhausted bool
+	// The claim is written whole or not at all, even if a shutdown starts
+	// meanwhile: a claim stored but not seen would start the job without
+	// its Progressing event. (A shutdown then releases the job at once.)
+	claimCtx, cancelClaim := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancelClaim()
+	rec, rev, err := w.svc.update(claimCtx, id, func(r *record) error {
+		drop, hold, wait, canceled, exhausted = false, false, false, false, false
 		switch {
 		case Terminal(r.Job.Status):
 			drop = true
@@ -198,7 +203,6 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 				return errStale
 			}
 		}
-		wasSubmitted = r.Job.Status == StatusSubmitted
 		canceled = r.CancelRequested
 		r.Attempt++
 		l = lease{seq: seq, attempt: r.Attempt}
@@ -262,9 +266,10 @@ func (w *Worker) handle(ctx context.Context, msg jetstream.Msg) {
 		w.ackCanceled(ctx, msg, id, l, log)
 		return
 	}
-	if wasSubmitted {
-		w.svc.publishState(ctx, rec.Job, rev)
-	}
+	// Every start says Progressing, not only the first: if the previous
+	// attempt's event was lost with its process, this one makes up for it
+	// (notifications of a job's state are delivered once per URL anyway).
+	w.svc.publishState(claimCtx, rec.Job, rev)
 	log.Info("job started", "input", rec.Request.Input)
 
 	jobCtx, stop := context.WithCancelCause(ctx)
